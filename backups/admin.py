@@ -1,0 +1,257 @@
+"""Backup admin: read-only list with signed download links; actions call the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
+
+from backups.models import Backup, BackupSchedule
+from backups.schedules import (
+    backup_schedule_delete,
+    backup_schedule_enable,
+    backup_schedule_set,
+)
+from backups.selectors import export_jobs_active
+from backups.services import (
+    backup_delete,
+    backup_download_link,
+    backup_legal_hold_set,
+    backup_verify_request,
+)
+from controlplane.admin import ReadOnlyAdminMixin, acting_user
+
+RUNNING_EXPORTS_SHOWN = 50
+
+
+def project_backups_url(project_id: int) -> str:
+    """Return the backups changelist filtered to one project."""
+    return f"{reverse('admin:backups_backup_changelist')}?project__id__exact={project_id}"
+
+
+@admin.register(Backup)
+class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "project_link",
+        "human_size",
+        "format",
+        "compressed",
+        "short_sha256",
+        "created_at",
+        "expires_at",
+        "verified",
+        "legal_hold",
+    ]
+    list_filter = [
+        "format",
+        "compressed",
+        "legal_hold",
+        ("verified_at", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["project__slug", "storage_path", "sha256"]
+    list_select_related = ["project", "job"]
+    show_full_result_count = False
+    ordering = ["-created_at", "-id"]
+    actions = ["verify", "delete_backups", "place_legal_hold", "release_legal_hold"]
+    readonly_fields = [
+        "id",
+        "project",
+        "job_link",
+        "format",
+        "compressed",
+        "storage_path",
+        "size_bytes",
+        "sha256",
+        "table_count",
+        "table_rows",
+        "created_at",
+        "expires_at",
+        "legal_hold",
+        "verified_at",
+    ]
+
+    @admin.display(description="project", ordering="project__slug")
+    def project_link(self, obj: Backup) -> str:
+        return format_html('<a href="{}">{}</a>', project_backups_url(obj.project_id), obj.project)
+
+    @admin.display(description="job")
+    def job_link(self, obj: Backup) -> str:
+        if obj.job_id is None:
+            return "—"
+        url = reverse("admin:jobs_job_change", args=[obj.job_id])
+        return format_html('<a href="{}">{}</a>', url, obj.job_id)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        running = []
+        for job in export_jobs_active()[:RUNNING_EXPORTS_SHOWN]:
+            progress = job.progress or {}
+            running.append(
+                {
+                    "job": job,
+                    "url": reverse("admin:jobs_job_change", args=[job.pk]),
+                    "phase": progress.get("phase", ""),
+                    "bytes": filesizeformat(progress.get("bytes") or 0),
+                    "percent": progress.get("percent"),
+                }
+            )
+        context = {**(extra_context or {}), "running_exports": running}
+        return super().changelist_view(request, extra_context=context)
+
+    @admin.display(description="size", ordering="size_bytes")
+    def human_size(self, obj: Backup) -> str:
+        return filesizeformat(obj.size_bytes)
+
+    @admin.display(description="SHA-256")
+    def short_sha256(self, obj: Backup) -> str:
+        return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:12])
+
+    @admin.display(description="verified", boolean=True, ordering="verified_at")
+    def verified(self, obj: Backup) -> bool:
+        return obj.verified_at is not None
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        # Links are signed for the user viewing the page, so each download audits to them.
+        issued_to = f"user:{request.user.pk}"
+
+        @admin.display(description="download")
+        def download(obj: Backup) -> str:
+            link = backup_download_link(backup=obj, issued_to=issued_to)
+            return format_html('<a href="{}" rel="noopener">download</a>', link.path)
+
+        return [*self.list_display, download]
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backups.manage_backup")
+
+    @admin.action(description="Verify selected backups (restore check)", permissions=["manage"])
+    def verify(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
+        queued = backup_verify_request(
+            backup_ids=list(queryset.values_list("pk", flat=True)), actor=acting_user(request)
+        )
+        self.message_user(
+            request,
+            f"Queued verification of {queued} backup(s); the verify_backup jobs show the outcome.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Delete selected backups (files too)", permissions=["manage"])
+    def delete_backups(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
+        held = queryset.filter(legal_hold=True).count()
+        deleted = backup_delete(
+            backup_ids=list(queryset.values_list("pk", flat=True)),
+            actor=acting_user(request),
+        )
+        self.message_user(request, f"Deleted {deleted} backup(s).", messages.SUCCESS)
+        if held:
+            self.message_user(request, f"Kept {held} backup(s) on legal hold.", messages.WARNING)
+
+    @admin.action(description="Place legal hold", permissions=["manage"])
+    def place_legal_hold(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
+        changed = backup_legal_hold_set(
+            backup_ids=list(queryset.values_list("pk", flat=True)),
+            hold=True,
+            actor=acting_user(request),
+        )
+        self.message_user(request, f"Placed legal hold on {changed} backup(s).", messages.SUCCESS)
+
+    @admin.action(description="Release legal hold", permissions=["manage"])
+    def release_legal_hold(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
+        changed = backup_legal_hold_set(
+            backup_ids=list(queryset.values_list("pk", flat=True)),
+            hold=False,
+            actor=acting_user(request),
+        )
+        self.message_user(request, f"Released legal hold on {changed} backup(s).", messages.SUCCESS)
+
+
+@admin.register(BackupSchedule)
+class BackupScheduleAdmin(admin.ModelAdmin):
+    """Daily backups per project; saving and deleting go through the schedule services."""
+
+    list_display = ["project", "hour_utc", "format", "compress", "enabled", "backups_link"]
+    list_filter = ["enabled", "format", "hour"]
+    search_fields = ["project__slug"]
+    list_select_related = ["project"]
+    show_full_result_count = False
+    fields = ["project", "hour", "format", "compress", "enabled"]
+    actions = ["enable_schedules", "disable_schedules", "delete_schedules"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["project"] if obj is not None else []
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # replaced by delete_schedules (audited)
+        return actions
+
+    @admin.display(description="hour (UTC)", ordering="hour")
+    def hour_utc(self, obj: BackupSchedule) -> str:
+        return f"{obj.hour:02d}:00"
+
+    @admin.display(description="backups")
+    def backups_link(self, obj: BackupSchedule) -> str:
+        return format_html('<a href="{}">backups</a>', project_backups_url(obj.project_id))
+
+    # Django wraps these views in transaction.atomic(); the schedule services own their
+    # (durable) transactions, so the views run without that outer block.
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return self._delete_view(request, object_id, extra_context)  # type: ignore[attr-defined]
+
+    def save_model(
+        self, request: HttpRequest, obj: BackupSchedule, form: Any, change: bool
+    ) -> None:
+        saved = backup_schedule_set(
+            project=obj.project,
+            hour=obj.hour,
+            format=obj.format,
+            compress=obj.compress,
+            enabled=obj.enabled,
+            actor=acting_user(request),
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: BackupSchedule) -> None:
+        backup_schedule_delete(schedule_ids=[obj.pk], actor=acting_user(request))
+
+    @admin.action(description="Enable selected schedules", permissions=["change"])
+    def enable_schedules(self, request: HttpRequest, queryset: QuerySet[BackupSchedule]) -> None:
+        changed = backup_schedule_enable(
+            schedule_ids=list(queryset.values_list("pk", flat=True)),
+            enabled=True,
+            actor=acting_user(request),
+        )
+        self.message_user(request, f"Enabled {changed} schedule(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected schedules", permissions=["change"])
+    def disable_schedules(self, request: HttpRequest, queryset: QuerySet[BackupSchedule]) -> None:
+        changed = backup_schedule_enable(
+            schedule_ids=list(queryset.values_list("pk", flat=True)),
+            enabled=False,
+            actor=acting_user(request),
+        )
+        self.message_user(request, f"Disabled {changed} schedule(s).", messages.SUCCESS)
+
+    @admin.action(description="Delete selected schedules", permissions=["delete"])
+    def delete_schedules(self, request: HttpRequest, queryset: QuerySet[BackupSchedule]) -> None:
+        deleted = backup_schedule_delete(
+            schedule_ids=list(queryset.values_list("pk", flat=True)), actor=acting_user(request)
+        )
+        self.message_user(request, f"Deleted {deleted} schedule(s).", messages.SUCCESS)

@@ -1,0 +1,110 @@
+"""Job handlers of the backups app: export a tenant schema, check that a backup restores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from backups.errors import BackupCancelled, BackupError
+from backups.models import Backup
+from backups.selectors import backup_notified
+from backups.serializers import ExportBackupPayload, VerifyBackupPayload
+from backups.services import (
+    EXPORT_JOB,
+    VERIFY_JOB,
+    backup_download_link,
+    backup_export_run,
+    backup_notify_email,
+    backup_verify,
+)
+from controlplane.models import Project
+from jobs.context import JobContext
+from jobs.errors import JobCancelled, PermanentJobError
+from jobs.models import Job
+from jobs.registry import job_handler
+
+# The engine stops pg_dump at BACKUPS_TIMEOUT and cleans up; the job's own limit only
+# catches a handler stuck elsewhere, so it must come later.
+_TIMEOUT_MARGIN = 300
+_EDGE_PHASES = ("starting", "stored")
+
+
+def _permanent_or_retry(exc: BackupError) -> Exception:
+    return PermanentJobError(str(exc)) if exc.permanent else exc
+
+
+@job_handler(
+    EXPORT_JOB,
+    payload=ExportBackupPayload,
+    max_attempts=3,
+    timeout=settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
+)
+def export_backup(ctx: JobContext) -> dict[str, Any]:
+    """Export the project's schema to storage; return the backup and a signed download link."""
+    payload = ctx.payload
+    project = None
+    if ctx.project_id is not None:
+        project = Project.objects.filter(pk=ctx.project_id, slug=payload["project_id"]).first()
+    if project is None:
+        raise PermanentJobError(f"Project {payload['project_id']} no longer exists.")
+    job = Job.objects.only("created_at").get(pk=ctx.job_id)
+
+    def progress(phase: str, nbytes: int, percent: float | None) -> None:
+        ctx.report_progress(phase, nbytes, percent, force=phase in _EDGE_PHASES)
+
+    try:
+        backup = backup_export_run(
+            project=project,
+            format=payload["format"],
+            compress=payload["compress"],
+            storage_path=payload.get("storage_path"),
+            job_id=ctx.job_id,
+            # Every attempt of this job writes to the same key, so a retry can reclaim the
+            # partial file of an attempt whose worker died mid-dump.
+            started_at=job.created_at,
+            reclaim_leftover=ctx.attempt > 1,
+            progress=progress,
+            should_cancel=ctx.cancel_requested,
+        )
+    except BackupCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    except BackupError as exc:
+        raise _permanent_or_retry(exc) from exc
+    link = backup_download_link(backup=backup, issued_to=f"job:{ctx.job_id}")
+    notify_email = payload.get("notify_email")
+    if notify_email and not backup_notified(backup_id=backup.pk, to=notify_email):
+        # A failure is recorded in the audit log and must not fail the backup.
+        backup_notify_email(backup=backup, to=notify_email)
+    return {
+        "backup_id": str(backup.pk),
+        "storage_path": backup.storage_path,
+        "size_bytes": backup.size_bytes,
+        "sha256": backup.sha256,
+        "table_count": backup.table_count,
+        "format": backup.format,
+        "compressed": backup.compressed,
+        "download_url": link.absolute(),
+        "download_expires_at": link.expires_at.isoformat(),
+    }
+
+
+@job_handler(
+    VERIFY_JOB,
+    payload=VerifyBackupPayload,
+    max_attempts=2,
+    timeout=settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
+)
+def verify_backup(ctx: JobContext) -> dict[str, Any]:
+    """Restore the backup into a scratch database and compare; set its verified_at."""
+    requested_by = ctx.payload.get("requested_by")
+    actor = get_user_model().objects.filter(pk=requested_by).first() if requested_by else None
+    try:
+        backup = backup_verify(backup_id=ctx.payload["backup_id"], actor=actor)
+    except Backup.DoesNotExist:
+        raise PermanentJobError("The backup no longer exists.") from None
+    except BackupError as exc:
+        raise _permanent_or_retry(exc) from exc
+    assert backup.verified_at is not None
+    return {"backup_id": str(backup.pk), "verified_at": backup.verified_at.isoformat()}

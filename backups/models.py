@@ -1,0 +1,122 @@
+"""Backup files of one tenant schema: where they are stored and how to trust them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from controlplane.models import Project
+from jobs.models import Job
+
+
+class BackupFormat(models.TextChoices):
+    SQL = "sql", "Plain SQL"
+    TAR = "tar", "Tar archive"
+
+
+class Backup(models.Model):
+    """One pg_dump of a tenant schema, stored in STORAGES["backups"]."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # PROTECT: a project's row must not vanish while files still refer to it.
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="backups")
+    # SET_NULL: finished jobs are pruned after a while; their backups stay.
+    job = models.ForeignKey(
+        Job,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backups",
+        db_index=False,  # the partial unique constraint below indexes it
+    )
+    format = models.CharField(max_length=3, choices=BackupFormat.choices)
+    compressed = models.BooleanField()
+    storage_path = models.CharField(max_length=500, unique=True)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    table_count = models.IntegerField()
+    # Row count per table as dumped: what a restore check compares against.
+    table_rows = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    legal_hold = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("manage_backup", "Can verify, delete and hold backups")]
+        indexes = [
+            models.Index(
+                fields=["project", "-created_at", "-id"], name="backup_project_created_idx"
+            ),
+            models.Index(fields=["-created_at", "-id"], name="backup_created_idx"),
+            models.Index(
+                fields=["expires_at"], condition=Q(legal_hold=False), name="backup_expiry_idx"
+            ),
+            models.Index(
+                fields=["-created_at"], condition=Q(legal_hold=True), name="backup_held_idx"
+            ),
+            models.Index(fields=["format", "-created_at"], name="backup_format_idx"),
+        ]
+        constraints = [
+            # One backup per export job: a retried job finds its backup instead of a second.
+            models.UniqueConstraint(
+                fields=["job"], condition=Q(job__isnull=False), name="backup_one_per_job"
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=BackupFormat.values), name="backup_format_valid"
+            ),
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="backup_size_nonneg"),
+            models.CheckConstraint(condition=Q(table_count__gte=0), name="backup_tables_nonneg"),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="backup_sha256_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(storage_path__startswith="backups/"), name="backup_path_prefix"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")), name="backup_expires_after_created"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.storage_path
+
+
+class BackupSchedule(models.Model):
+    """A project's daily backup: an export job enqueued once in the given UTC hour."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="backup_schedule"
+    )
+    hour = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text="Hour of the day (UTC, 0-23).",
+    )
+    format = models.CharField(max_length=3, choices=BackupFormat.choices, default=BackupFormat.SQL)
+    compress = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["hour", "project__slug"]
+        indexes = [
+            # The scheduler's "enabled schedules due this hour".
+            models.Index(fields=["hour"], condition=Q(enabled=True), name="backupsched_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hour__gte=0, hour__lte=23), name="backupsched_hour_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=BackupFormat.values), name="backupsched_format_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} daily at {self.hour:02d}:00 UTC"

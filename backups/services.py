@@ -1,0 +1,372 @@
+"""Writes for backups: export, notification, verification, retention, deletion, legal hold."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from backups.errors import (
+    BackupPermanentError,
+    IdempotencyKeyReused,
+    ProjectNotActive,
+    ProjectNotFound,
+    ProjectUnavailable,
+)
+from backups.models import Backup, BackupFormat
+from backups.pgdump import export_schema
+from backups.pgtools import DatabaseParams
+from backups.signing import DownloadGrant, DownloadLink, download_link_issue
+from backups.storage import backups_storage, default_storage_key, validate_storage_path
+from backups.streaming import Progress, ShouldCancel
+from backups.verify import verify_restore
+from controlplane.models import Project, ProjectStatus
+from controlplane.services import audit_log_record
+from jobs.models import Job
+from jobs.services import enqueue_job
+
+logger = logging.getLogger("backups")
+
+
+def _active_project(project: Project | int) -> Project:
+    pk = project.pk if isinstance(project, Project) else project
+    current = Project.objects.filter(pk=pk).first()
+    if current is None:
+        raise ProjectNotActive("The project no longer exists.")
+    if current.status != ProjectStatus.ACTIVE:
+        raise ProjectNotActive(
+            f"Project {current.slug} is {current.get_status_display().lower()}, not active."
+        )
+    return current
+
+
+def backup_export_run(
+    *,
+    project: Project | int,
+    format: str,
+    compress: bool,
+    storage_path: str | None = None,
+    job_id: Any = None,
+    started_at: datetime | None = None,
+    reclaim_leftover: bool = False,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+) -> Backup:
+    """Dump the project's schema into storage and record the Backup; raise BackupError.
+
+    With `job_id`, a backup already recorded for that job is returned instead of dumping
+    again. `started_at` fixes the default storage key (a retried job reuses its key), and
+    `reclaim_leftover` removes a file at the key that no backup refers to: the partial
+    output of an attempt whose worker died before it could clean up.
+    """
+    if format not in BackupFormat.values:
+        raise BackupPermanentError(f"format must be one of {BackupFormat.values}.")
+    current = _active_project(project)
+    if job_id is not None:
+        done = Backup.objects.filter(job_id=job_id).first()
+        if done is not None:
+            return done
+    started = started_at or timezone.now()
+    if storage_path:
+        key = validate_storage_path(storage_path, project_slug=current.slug)
+    else:
+        key = default_storage_key(
+            project_slug=current.slug, format=format, compressed=compress, at=started
+        )
+    storage = backups_storage()
+    if reclaim_leftover:
+        _discard_unreferenced(key)
+    # Runs outside any transaction: a dump may take many minutes.
+    outcome = export_schema(
+        schema=current.schema_name,
+        format=format,
+        compress=compress,
+        key=key,
+        storage=storage,
+        progress=progress,
+        should_cancel=should_cancel,
+    )
+    created = timezone.now()
+    try:
+        with transaction.atomic(durable=True):
+            return Backup.objects.create(
+                project=current,
+                job_id=job_id,
+                format=format,
+                compressed=compress,
+                storage_path=outcome.storage_path,
+                size_bytes=outcome.size_bytes,
+                sha256=outcome.sha256,
+                table_count=outcome.table_count,
+                table_rows=outcome.table_rows,
+                created_at=created,
+                expires_at=created + timedelta(days=max(1, settings.BACKUPS_RETENTION_DAYS)),
+            )
+    except BaseException as exc:
+        _discard_unreferenced(outcome.storage_path)
+        if isinstance(exc, IntegrityError) and job_id is not None:
+            # A duplicate run of the same job recorded its backup first: that one stands.
+            winner = Backup.objects.filter(job_id=job_id).first()
+            if winner is not None:
+                return winner
+        raise
+
+
+def _discard_unreferenced(path: str) -> None:
+    """Delete the file at `path` unless a Backup row refers to it."""
+    if Backup.objects.filter(storage_path=path).exists():
+        return
+    storage = backups_storage()
+    try:
+        if storage.exists(path):
+            storage.delete(path)
+    except Exception:
+        logger.exception("could not remove the unreferenced file %s", path)
+
+
+def backup_download_link(*, backup: Backup, issued_to: str) -> DownloadLink:
+    """Return a signed, expiring download link for `backup`."""
+    return download_link_issue(backup_id=str(backup.pk), issued_to=issued_to)
+
+
+def backup_notify_email(*, backup: Backup, to: str, link: DownloadLink | None = None) -> str | None:
+    """Email the backup's details and download link; return the error text, None if sent."""
+    link = link or backup_download_link(backup=backup, issued_to=f"email:{to}")
+    context = {
+        "backup": backup,
+        "project": backup.project,
+        "human_size": filesizeformat(backup.size_bytes),
+        "download_url": link.absolute(),
+        "expires_at": link.expires_at,
+    }
+    subject = " ".join(render_to_string("backups/email/backup_ready_subject.txt", context).split())
+    body = render_to_string("backups/email/backup_ready.txt", context)
+    error: str | None = None
+    try:
+        send_mail(subject, body, None, [to], fail_silently=False)
+    except Exception as exc:  # an email problem must never fail the backup
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        logger.warning("backup %s: notification email failed: %s", backup.pk, error)
+    audit_log_record(
+        actor=None,
+        action="backup.notify" if error is None else "backup.notify_failed",
+        target_type="backup",
+        target_id=str(backup.pk),
+        details={"to": to, **({"error": error} if error else {})},
+    )
+    return error
+
+
+@transaction.atomic(durable=True)
+def backup_download_record(*, backup: Backup, grant: DownloadGrant) -> None:
+    """Audit one download through a signed link, naming who the link was issued to."""
+    actor: AbstractBaseUser | None = None
+    if grant.issued_to.startswith("user:"):
+        actor = get_user_model().objects.filter(pk=grant.issued_to[5:]).first()
+    audit_log_record(
+        actor=actor,
+        action="backup.download",
+        target_type="backup",
+        target_id=str(backup.pk),
+        details={"issued_to": grant.issued_to, "storage_path": backup.storage_path},
+    )
+
+
+def _delete_file(path: str) -> None:
+    try:
+        backups_storage().delete(path)
+    except Exception:
+        # An orphaned file is cheaper than a row that points at nothing.
+        logger.exception("could not delete backup file %s", path)
+
+
+def _delete_where(
+    *, backup_ids: Iterable[Any], action: str, actor: AbstractBaseUser | None, **conditions: Any
+) -> int:
+    deleted = 0
+    for pk, path in Backup.objects.filter(pk__in=list(backup_ids), **conditions).values_list(
+        "pk", "storage_path"
+    ):
+        with transaction.atomic(durable=True):
+            count, _ = Backup.objects.filter(pk=pk, **conditions).delete()
+            if count:
+                audit_log_record(
+                    actor=actor,
+                    action=action,
+                    target_type="backup",
+                    target_id=str(pk),
+                    details={"storage_path": path},
+                )
+        if count:
+            _delete_file(path)
+            deleted += 1
+    return deleted
+
+
+def backup_delete(*, backup_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
+    """Delete the backups (rows and files) not on legal hold; return how many."""
+    return _delete_where(
+        backup_ids=backup_ids, action="backup.delete", actor=actor, legal_hold=False
+    )
+
+
+def backup_retention_run(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Delete expired backups not on legal hold, oldest first; return how many."""
+    now = now or timezone.now()
+    due = Backup.objects.filter(legal_hold=False, expires_at__lte=now).order_by("expires_at")
+    ids = list(due.values_list("pk", flat=True)[:limit])
+    return _delete_where(
+        backup_ids=ids,
+        action="backup.expire",
+        actor=None,
+        legal_hold=False,
+        expires_at__lte=now,
+    )
+
+
+@transaction.atomic(durable=True)
+def backup_legal_hold_set(
+    *, backup_ids: Iterable[Any], hold: bool, actor: AbstractBaseUser | None
+) -> int:
+    """Place (`hold=True`) or release legal hold on the given backups; return how many changed."""
+    candidates = Backup.objects.filter(pk__in=list(backup_ids), legal_hold=not hold)
+    ids = list(candidates.select_for_update().values_list("pk", flat=True))
+    changed = Backup.objects.filter(pk__in=ids, legal_hold=not hold).update(legal_hold=hold)
+    for pk in ids:
+        audit_log_record(
+            actor=actor,
+            action="backup.hold" if hold else "backup.release",
+            target_type="backup",
+            target_id=str(pk),
+        )
+    return changed
+
+
+def backup_verify(*, backup_id: Any, actor: AbstractBaseUser | None = None) -> Backup:
+    """Check the file's SHA-256, restore it into a scratch database and compare; set verified_at."""
+    backup = Backup.objects.select_related("project").get(pk=backup_id)
+    verify_restore(
+        backup,
+        backups_storage(),
+        DatabaseParams.from_alias(),
+        timeout=float(settings.BACKUPS_TIMEOUT),
+    )
+    with transaction.atomic(durable=True):
+        # Fenced on the checksum: a file replaced meanwhile is not marked verified.
+        Backup.objects.filter(pk=backup.pk, sha256=backup.sha256).update(verified_at=timezone.now())
+        audit_log_record(
+            actor=actor, action="backup.verify", target_type="backup", target_id=str(backup.pk)
+        )
+    backup.refresh_from_db()
+    return backup
+
+
+# --- job requests -----------------------------------------------------------------
+
+EXPORT_JOB = "export_backup"
+VERIFY_JOB = "verify_backup"
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def export_exclusive_key(project: Project) -> str:
+    """Return the key that keeps one export of `project` active at a time."""
+    return f"{EXPORT_JOB}:{project.pk}"
+
+
+def export_payload(
+    *,
+    project_slug: str,
+    format: str,
+    compress: bool,
+    notify_email: str | None = None,
+    storage_path: str | None = None,
+) -> dict[str, Any]:
+    """Return the export job's payload: the request body with defaults applied, nothing else."""
+    payload: dict[str, Any] = {"project_id": project_slug, "format": format, "compress": compress}
+    if notify_email:
+        payload["notify_email"] = notify_email
+    if storage_path:
+        payload["storage_path"] = storage_path
+    return payload
+
+
+@transaction.atomic(durable=True)
+def backup_request(
+    *,
+    project_slug: str,
+    format: str = BackupFormat.SQL,
+    compress: bool = True,
+    notify_email: str | None = None,
+    storage_path: str | None = None,
+    idempotency_key: str | None = None,
+) -> Job:
+    """Enqueue an export of the project, or return the job that already answers this request.
+
+    The same `idempotency_key` within 24 h returns its job (a different body raises
+    IdempotencyKeyReused); while an export of the project is active, that job is returned.
+    """
+    project = Project.objects.filter(slug=project_slug).first()
+    if project is None:
+        raise ProjectNotFound(f"No project {project_slug!r}.")
+    if project.status != ProjectStatus.ACTIVE:
+        raise ProjectUnavailable(
+            f"Project {project.slug} is {project.get_status_display().lower()}.",
+            suspended=project.status == ProjectStatus.SUSPENDED,
+        )
+    payload = export_payload(
+        project_slug=project.slug,
+        format=format,
+        compress=compress,
+        notify_email=notify_email,
+        storage_path=storage_path,
+    )
+    # Namespaced, so a client's key can never match one the scheduler uses.
+    key = f"api:{idempotency_key}" if idempotency_key else None
+    job = enqueue_job(
+        type=EXPORT_JOB,
+        payload=payload,
+        project=project,
+        idempotency_key=key,
+        idempotency_ttl=IDEMPOTENCY_TTL if key else None,
+        exclusive_key=export_exclusive_key(project),
+    )
+    if key is not None and job.idempotency_key == key and job.payload != payload:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    return job
+
+
+@transaction.atomic(durable=True)
+def backup_verify_request(*, backup_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
+    """Enqueue a restore check of each backup (one active check per backup); return how many."""
+    queued = 0
+    for backup in Backup.objects.filter(pk__in=list(backup_ids)).select_related("project"):
+        before = timezone.now()
+        job = enqueue_job(
+            type=VERIFY_JOB,
+            payload={"backup_id": str(backup.pk), "requested_by": actor.pk if actor else None},
+            project=backup.project,
+            exclusive_key=f"{VERIFY_JOB}:{backup.pk}",
+        )
+        if job.created_at < before:
+            continue  # a check of this backup is already pending or running
+        queued += 1
+        audit_log_record(
+            actor=actor,
+            action="backup.verify_requested",
+            target_type="backup",
+            target_id=str(backup.pk),
+            details={"job_id": str(job.pk)},
+        )
+    return queued

@@ -1,0 +1,57 @@
+"""The dispatcher loop: hand due jobs to django-q2 and rescue jobs whose worker was lost.
+
+django-q2's scheduler ticks about every 30 s; this loop makes a delayed or retrying job
+start within a second of its due time. Each qcluster runs one (see the qcluster command);
+several on several hosts are safe: hand-off uses SKIP LOCKED, rescue an advisory lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from jobs.execution import jobs_rescue_lost, jobs_take_due
+from jobs.queue import hand_off
+
+logger = logging.getLogger("jobs.dispatcher")
+BATCH = 1000
+
+
+def dispatch_once() -> int:
+    """Hand every due job to django-q2 (in batches); return how many were handed."""
+    total = 0
+    while True:
+        ids = jobs_take_due(limit=BATCH)
+        hand_off(ids)
+        total += len(ids)
+        if len(ids) < BATCH:
+            return total
+
+
+def run(stop: threading.Event) -> None:
+    """Loop until `stop` is set."""
+    from jobs.schedules import ensure_all_schedules
+
+    last_rescue = 0.0
+    schedules_ready = False
+    logger.info("Job dispatcher running (pid %s)", os.getpid())
+    while not stop.is_set():
+        try:
+            if not schedules_ready:
+                ensure_all_schedules()
+                schedules_ready = True
+            dispatch_once()
+            if time.monotonic() - last_rescue >= settings.JOBS_RESCUE_INTERVAL:
+                last_rescue = time.monotonic()
+                jobs_rescue_lost()
+        except DatabaseError:
+            logger.exception("Dispatcher lost the database; retrying")
+            connection.close()
+            stop.wait(2)
+        stop.wait(settings.JOBS_DISPATCH_INTERVAL)
+    connection.close()

@@ -1,0 +1,108 @@
+"""The handler registry: `@job_handler("type", payload=Serializer, ...)` on module functions."""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.module_loading import autodiscover_modules
+from rest_framework import serializers
+
+from jobs.retry import DEFAULT_POLICY, RetryPolicy
+
+if TYPE_CHECKING:
+    from jobs.context import JobContext
+
+Handler = Callable[["JobContext"], Any]
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """A registered job type: its function, payload schema and execution policy."""
+
+    type: str
+    func: Handler
+    payload: builtins.type[serializers.Serializer] | None
+    max_attempts: int
+    timeout: float
+    retry: RetryPolicy
+
+    def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the validated payload or raise ValidationError naming the fields."""
+        if not isinstance(payload, Mapping):
+            raise ValidationError({"payload": "The payload must be a JSON object."})
+        if self.payload is None:
+            return dict(payload)
+        serializer = self.payload(data=dict(payload))
+        if not serializer.is_valid():
+            raise ValidationError(
+                {
+                    f"payload.{field}": [str(m) for m in _flatten(msgs)]
+                    for field, msgs in serializer.errors.items()
+                }
+            )
+        return dict(serializer.validated_data)
+
+
+def _flatten(messages: Any) -> list[Any]:
+    if isinstance(messages, dict):
+        return [f"{k}: {m}" for k, v in messages.items() for m in _flatten(v)]
+    if isinstance(messages, list):
+        return [m for item in messages for m in _flatten(item)]
+    return [messages]
+
+
+_registry: dict[str, HandlerSpec] = {}
+
+
+def job_handler(
+    type: str,
+    *,
+    payload: type[serializers.Serializer] | None = None,
+    max_attempts: int = 3,
+    timeout: float | None = None,
+    retry: RetryPolicy = DEFAULT_POLICY,
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of job `type`."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+
+    def register(func: Handler) -> Handler:
+        existing = _registry.get(type)
+        if existing is not None and existing.func.__qualname__ != func.__qualname__:
+            raise ValueError(f"job type {type!r} is already handled by {existing.func!r}")
+        _registry[type] = HandlerSpec(
+            type=type,
+            func=func,
+            payload=payload,
+            max_attempts=max_attempts,
+            timeout=timeout if timeout is not None else settings.JOBS_DEFAULT_TIMEOUT,
+            retry=retry,
+        )
+        return func
+
+    return register
+
+
+def get_handler(type: str) -> HandlerSpec:
+    """Return the spec of job `type`, or raise ValidationError for an unknown type."""
+    try:
+        return _registry[type]
+    except KeyError:
+        raise ValidationError({"type": f"Unknown job type {type!r}."}) from None
+
+
+def registered_types() -> list[str]:
+    return sorted(_registry)
+
+
+def autodiscover() -> None:
+    """Import every app's `handlers` module and the modules in JOBS_EXTRA_HANDLER_MODULES."""
+    autodiscover_modules("handlers")
+    for module in settings.JOBS_EXTRA_HANDLER_MODULES:
+        importlib.import_module(module)

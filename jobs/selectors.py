@@ -1,0 +1,59 @@
+"""Reads on jobs: the API's view of a job, status summaries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Count, Min
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from jobs.models import Job, JobStatus
+
+
+def job_get(*, job_id: Any) -> Job | None:
+    """Return the job with its project, or None (also for a malformed id)."""
+    try:
+        job_uuid = uuid.UUID(str(job_id))
+    except ValueError:
+        return None
+    return Job.objects.select_related("project").filter(pk=job_uuid).first()
+
+
+def jobs_status_summary() -> dict[str, Any]:
+    """Return counts by status and by (type, status), queue age, running jobs and live clusters."""
+    by_status = {s.value: 0 for s in JobStatus}
+    by_type: dict[tuple[str, str], int] = {}
+    for row in Job.objects.values("type", "status").annotate(n=Count("id")).order_by():
+        by_status[row["status"]] += row["n"]
+        by_type[(row["type"], row["status"])] = row["n"]
+    oldest = Job.objects.filter(status=JobStatus.PENDING, scheduled_at__lte=Now()).aggregate(
+        at=Min("scheduled_at")
+    )["at"]
+    running = list(
+        Job.objects.filter(status=JobStatus.RUNNING)
+        .order_by("lease_expires_at")
+        .values("id", "type", "attempts", "max_attempts", "worker", "lease_expires_at")
+    )
+    return {
+        "by_status": by_status,
+        "by_type": by_type,
+        "oldest_due_pending_seconds": (timezone.now() - oldest).total_seconds() if oldest else None,
+        "running": running,
+        "clusters": _live_clusters(),
+    }
+
+
+def _live_clusters() -> list[str]:
+    from django_q.brokers import get_broker
+    from django_q.status import Stat
+
+    try:
+        stats = Stat.get_all(broker=get_broker())
+    except Exception:  # the status cache is best effort
+        return []
+    return [
+        f"{s.cluster_id} on {s.host}: {s.status}, {len(s.workers)} workers, up {s.uptime():.0f} s"
+        for s in stats
+    ]

@@ -1,0 +1,247 @@
+"""Writes on jobs for callers outside the worker: enqueue, cancel, retry, run now, prune."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from controlplane.models import Project
+from controlplane.services import audit_log_record
+from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
+from jobs.queue import hand_off_at_commit
+from jobs.registry import get_handler
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to enqueue in bulk."""
+
+    type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    project: Project | None = None
+    priority: int = 0
+    max_attempts: int | None = None
+    scheduled_at: datetime | None = None
+
+
+def _build(
+    *,
+    type: str,
+    payload: dict[str, Any],
+    project: Project | None,
+    max_attempts: int | None,
+    priority: int,
+    scheduled_at: datetime | None,
+    idempotency_key: str | None = None,
+    exclusive_key: str | None = None,
+) -> Job:
+    spec = get_handler(type)
+    spec.validate(payload)
+    attempts = max_attempts if max_attempts is not None else spec.max_attempts
+    if attempts < 1:
+        raise ValidationError({"max_attempts": "At least one attempt is needed."})
+    now = timezone.now()
+    due = scheduled_at is None or scheduled_at <= now
+    return Job(
+        type=type,
+        payload=payload,
+        project=project,
+        max_attempts=attempts,
+        priority=priority,
+        scheduled_at=scheduled_at or now,
+        idempotency_key=idempotency_key,
+        exclusive_key=exclusive_key,
+        created_at=now,
+        updated_at=now,
+        handed_off_at=now if due else None,
+    )
+
+
+def enqueue_job(
+    *,
+    type: str,
+    payload: dict[str, Any],
+    project: Project | None = None,
+    max_attempts: int | None = None,
+    priority: int = 0,
+    scheduled_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    idempotency_ttl: timedelta | None = None,
+    exclusive_key: str | None = None,
+) -> Job:
+    """Write a job in the caller's transaction; hand it to django-q2 once that commits.
+
+    With `idempotency_key`, an existing job of the same type and project is returned instead
+    (for `idempotency_ttl` after its creation, when given; an older one releases the key).
+    With `exclusive_key`, an active job of the same type holding that key is returned instead.
+    Callers tell a returned existing job from a new one by comparing `created_at` or ids.
+    """
+    job = _build(
+        type=type,
+        payload=payload,
+        project=project,
+        max_attempts=max_attempts,
+        priority=priority,
+        scheduled_at=scheduled_at,
+        idempotency_key=idempotency_key,
+        exclusive_key=exclusive_key,
+    )
+    if idempotency_key is not None and idempotency_ttl is not None:
+        Job.objects.filter(
+            type=type,
+            project=project,
+            idempotency_key=idempotency_key,
+            created_at__lt=timezone.now() - idempotency_ttl,
+        ).update(idempotency_key=None)
+    if idempotency_key is None and exclusive_key is None:
+        job.save(force_insert=True)
+    else:
+        existing = _find_existing(job)
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():  # a savepoint: losing a race must not poison the caller
+                job.save(force_insert=True)
+        except IntegrityError:
+            existing = _find_existing(job)
+            if existing is None:
+                raise
+            return existing
+    if job.handed_off_at is not None:
+        hand_off_at_commit([str(job.pk)])
+    return job
+
+
+def _find_existing(job: Job) -> Job | None:
+    """Return the job that `job` would duplicate (same idempotency or active exclusive key)."""
+    if job.idempotency_key is not None:
+        found = Job.objects.filter(
+            type=job.type, project=job.project, idempotency_key=job.idempotency_key
+        ).first()
+        if found is not None:
+            return found
+    if job.exclusive_key is not None:
+        return Job.objects.filter(
+            type=job.type, exclusive_key=job.exclusive_key, status__in=ACTIVE_STATUSES
+        ).first()
+    return None
+
+
+def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[Job]:
+    """Write many jobs with one INSERT; the dispatcher hands them to django-q2 in batches."""
+    rows = [
+        _build(
+            type=s.type,
+            payload=s.payload,
+            project=s.project,
+            max_attempts=s.max_attempts,
+            priority=s.priority,
+            scheduled_at=s.scheduled_at,
+        )
+        for s in jobs
+    ]
+    for row in rows:
+        row.handed_off_at = None  # batched hand-off by the dispatcher is far cheaper
+    return Job.objects.bulk_create(rows, batch_size=5000)
+
+
+def _audit(
+    actor: AbstractBaseUser | None, action: str, job_ids: Iterable[Any], reason: str
+) -> None:
+    for job_id in job_ids:
+        audit_log_record(
+            actor=actor, action=action, target_type="job", target_id=str(job_id), reason=reason
+        )
+
+
+@transaction.atomic(durable=True)
+def job_cancel(
+    *, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason: str = ""
+) -> tuple[int, int]:
+    """Cancel pending jobs now and ask running ones to stop; return (cancelled, requested)."""
+    ids = list(job_ids)
+    pending = Job.objects.filter(pk__in=ids, status=JobStatus.PENDING)
+    pending_ids = list(pending.select_for_update().values_list("pk", flat=True))
+    cancelled = Job.objects.filter(pk__in=pending_ids, status=JobStatus.PENDING).update(
+        status=JobStatus.CANCELLED, completed_at=Now(), updated_at=Now()
+    )
+    running = Job.objects.filter(
+        pk__in=ids, status=JobStatus.RUNNING, cancel_requested_at__isnull=True
+    )
+    running_ids = list(running.select_for_update().values_list("pk", flat=True))
+    requested = Job.objects.filter(pk__in=running_ids, status=JobStatus.RUNNING).update(
+        cancel_requested_at=Now(), updated_at=Now()
+    )
+    _audit(actor, "job.cancel", pending_ids, reason)
+    _audit(actor, "job.cancel_requested", running_ids, reason)
+    return cancelled, requested
+
+
+@transaction.atomic(durable=True)
+def job_retry(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason: str = "") -> int:
+    """Put failed or cancelled jobs back to pending now, allowing one more attempt."""
+    candidates = Job.objects.filter(pk__in=list(job_ids), status__in=RETRYABLE_STATUSES)
+    ids = list(candidates.select_for_update().values_list("pk", flat=True))
+    changed = Job.objects.filter(pk__in=ids, status__in=RETRYABLE_STATUSES).update(
+        status=JobStatus.PENDING,
+        max_attempts=F("attempts") + 1,
+        scheduled_at=Now(),
+        completed_at=None,
+        cancel_requested_at=None,
+        handed_off_at=Now(),
+        updated_at=Now(),
+    )
+    _audit(actor, "job.retry", ids, reason)
+    hand_off_at_commit([str(i) for i in ids])
+    return changed
+
+
+@transaction.atomic(durable=True)
+def job_run_now(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason: str = "") -> int:
+    """Make delayed pending jobs due now."""
+    candidates = Job.objects.filter(
+        pk__in=list(job_ids), status=JobStatus.PENDING, scheduled_at__gt=Now()
+    )
+    ids = list(candidates.select_for_update().values_list("pk", flat=True))
+    changed = Job.objects.filter(pk__in=ids, status=JobStatus.PENDING).update(
+        scheduled_at=Now(), handed_off_at=Now(), updated_at=Now()
+    )
+    _audit(actor, "job.run_now", ids, reason)
+    hand_off_at_commit([str(i) for i in ids])
+    return changed
+
+
+def jobs_prune() -> int:
+    """Delete finished jobs past retention, and django-q2's own task rows past it too."""
+    from django_q.models import Task
+
+    now = timezone.now()
+    done_before = now - timedelta(days=settings.JOBS_RETENTION_DAYS)
+    failed_before = now - timedelta(days=settings.JOBS_FAILED_RETENTION_DAYS)
+    deleted, _ = Job.objects.filter(
+        Q(status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], completed_at__lt=done_before)
+        | Q(status=JobStatus.FAILED, completed_at__lt=failed_before)
+    ).delete()
+    Task.objects.filter(stopped__lt=done_before).delete()
+    return deleted
+
+
+def schedule_ensure(
+    *, name: str, func: str, schedule_type: str, minutes: int | None = None
+) -> None:
+    """Create or update one django-q2 schedule by name (idempotent; for apps' schedules.py)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=name, defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes}
+    )

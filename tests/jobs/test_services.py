@@ -1,0 +1,165 @@
+"""Enqueue options (idempotency, exclusivity, bulk), staff operations and retention."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from controlplane.models import AuditLog
+from jobs import execution
+from jobs.models import Job, JobStatus
+from jobs.services import (
+    JobSpec,
+    enqueue_job,
+    enqueue_jobs_bulk,
+    job_cancel,
+    job_retry,
+    job_run_now,
+    jobs_prune,
+)
+from jobs.worker import execute_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_idempotency__20_concurrent_enqueues_make_one_job(project: Any) -> None:
+    ids: list[Any] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(20)
+
+    def enqueue() -> None:
+        try:
+            barrier.wait()
+            job = enqueue_job(
+                type="test.echo", payload={"value": 1}, project=project, idempotency_key="same"
+            )
+            ids.append(job.pk)
+        except BaseException as exc:  # report in the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=enqueue) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(ids) == 20 and len(set(ids)) == 1
+    assert Job.objects.filter(idempotency_key="same").count() == 1
+
+
+def test_idempotency__ttl_releases_an_old_key(project: Any) -> None:
+    old = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k")
+    Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    again = enqueue_job(
+        type="test.echo",
+        payload={"value": 1},
+        project=project,
+        idempotency_key="k",
+        idempotency_ttl=timedelta(hours=24),
+    )
+    assert again.pk != old.pk
+    old.refresh_from_db()
+    assert old.idempotency_key is None
+
+
+def test_exclusive_key__one_active_job_per_key() -> None:
+    first = enqueue_job(type="test.echo", payload={"value": 1}, exclusive_key="export:acme")
+    second = enqueue_job(type="test.echo", payload={"value": 2}, exclusive_key="export:acme")
+    other = enqueue_job(type="test.echo", payload={"value": 3}, exclusive_key="export:globex")
+    assert second.pk == first.pk != other.pk
+    execute_job(str(first.pk))  # finished: the key is free again
+    third = enqueue_job(type="test.echo", payload={"value": 4}, exclusive_key="export:acme")
+    assert third.pk != first.pk
+
+
+def test_bulk__one_insert_and_handed_off_by_the_dispatcher() -> None:
+    from jobs.dispatcher import dispatch_once
+
+    jobs = enqueue_jobs_bulk(
+        jobs=[JobSpec(type="test.echo", payload={"value": i}) for i in range(25)]
+    )
+    assert len(jobs) == 25
+    assert Job.objects.filter(handed_off_at__isnull=True).count() == 25
+    assert dispatch_once() == 25
+    assert dispatch_once() == 0  # nothing is handed twice while it waits
+    assert Job.objects.filter(handed_off_at__isnull=True).count() == 0
+
+
+def test_retry__failed_job_gets_one_more_attempt_and_audit(staff_user: Any) -> None:
+    job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)
+    execute_job(str(job.pk))
+    assert job_retry(job_ids=[job.pk], actor=staff_user, reason="fixed upstream") == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and job.max_attempts == 2 and job.completed_at is None
+    audit = AuditLog.objects.get(action="job.retry")
+    assert (audit.target_id, audit.reason, audit.actor_label) == (
+        str(job.pk),
+        "fixed upstream",
+        "operator",
+    )
+    assert job_retry(job_ids=[job.pk], actor=staff_user) == 0  # pending: not retryable
+
+
+def test_run_now__only_delayed_pending_jobs(staff_user: Any) -> None:
+    later = enqueue_job(
+        type="test.echo", payload={"value": 1}, scheduled_at=timezone.now() + timedelta(hours=2)
+    )
+    due = enqueue_job(type="test.echo", payload={"value": 1})
+    assert job_run_now(job_ids=[later.pk, due.pk], actor=staff_user) == 1
+    later.refresh_from_db()
+    assert later.scheduled_at <= timezone.now()
+    assert AuditLog.objects.filter(action="job.run_now", target_id=str(later.pk)).exists()
+
+
+def test_cancel__audited_and_idempotent(staff_user: Any) -> None:
+    job = enqueue_job(type="test.echo", payload={"value": 1})
+    assert job_cancel(job_ids=[job.pk], actor=staff_user) == (1, 0)
+    assert job_cancel(job_ids=[job.pk], actor=staff_user) == (0, 0)
+    assert AuditLog.objects.filter(action="job.cancel").count() == 1
+
+
+def test_prune__removes_only_finished_jobs_past_retention(settings: Any) -> None:
+    settings.JOBS_RETENTION_DAYS = 30
+    settings.JOBS_FAILED_RETENTION_DAYS = 90
+    old_done = enqueue_job(type="test.echo", payload={"value": 1})
+    execute_job(str(old_done.pk))
+    old_failed = enqueue_job(type="test.permanent", payload={})
+    execute_job(str(old_failed.pk))
+    recent_failed = enqueue_job(type="test.permanent", payload={})
+    execute_job(str(recent_failed.pk))
+    pending = enqueue_job(type="test.echo", payload={"value": 1})
+    Job.objects.filter(pk__in=[old_done.pk, pending.pk]).update(
+        completed_at=timezone.now() - timedelta(days=31),
+        created_at=timezone.now() - timedelta(days=400),
+    )
+    Job.objects.filter(pk=old_failed.pk).update(completed_at=timezone.now() - timedelta(days=91))
+    Job.objects.filter(pk=recent_failed.pk).update(completed_at=timezone.now() - timedelta(days=31))
+    assert jobs_prune() >= 2
+    remaining = set(Job.objects.values_list("pk", flat=True))
+    assert remaining == {recent_failed.pk, pending.pk}
+
+
+def test_claim__progress_renews_lease_and_reports_cancel() -> None:
+    job = enqueue_job(type="test.echo", payload={"value": 1})
+    claim = execution.job_claim(job_id=job.pk, worker="w")
+    assert claim is not None
+    before = Job.objects.get(pk=job.pk).lease_expires_at
+    assert (
+        execution.job_progress_record(
+            job_id=job.pk, attempt=1, progress={"phase": "dump", "bytes": 10, "percent": None}
+        )
+        is False
+    )
+    job_cancel(job_ids=[job.pk], actor=None)
+    assert execution.job_heartbeat(job_id=job.pk, attempt=1) is True
+    job.refresh_from_db()
+    assert job.progress == {"phase": "dump", "bytes": 10, "percent": None}
+    assert job.lease_expires_at is not None and before is not None
+    assert job.lease_expires_at >= before
