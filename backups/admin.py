@@ -11,7 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
 
-from backups.models import Backup, BackupSchedule
+from backups.models import Backup, BackupSchedule, ExportRequest
 from backups.schedules import (
     backup_schedule_delete,
     backup_schedule_enable,
@@ -255,3 +255,20 @@ class BackupScheduleAdmin(admin.ModelAdmin):
             schedule_ids=list(queryset.values_list("pk", flat=True)), actor=acting_user(request)
         )
         self.message_user(request, f"Deleted {deleted} schedule(s).", messages.SUCCESS)
+
+
+@admin.register(ExportRequest)
+class ExportRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Idempotency-Keys of export requests and the job each was answered with (24 h)."""
+
+    list_display = ["idempotency_key", "project", "job_link", "created_at"]
+    search_fields = ["project__slug", "idempotency_key"]
+    list_select_related = ["project"]
+    show_full_result_count = False
+    fields = ["project", "idempotency_key", "body_sha256", "job_link", "created_at"]
+    readonly_fields = ["project", "idempotency_key", "body_sha256", "job_link", "created_at"]
+
+    @admin.display(description="job")
+    def job_link(self, obj: ExportRequest) -> str:
+        url = reverse("admin:jobs_job_change", args=[obj.job_id])
+        return format_html('<a href="{}">{}</a>', url, obj.job_id)

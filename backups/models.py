@@ -120,3 +120,41 @@ class BackupSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} daily at {self.hour:02d}:00 UTC"
+
+
+class ExportRequest(models.Model):
+    """One Idempotency-Key of an export request: the body it came with and the job that answered.
+
+    The only record of a client's key: the job may be someone else's (an export already
+    active when the key was first used), so a job column could not hold it.
+    """
+
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique (project, idempotency_key) constraint indexes it
+    )
+    idempotency_key = models.CharField(max_length=128)
+    # SHA-256 of the canonical JSON of the export payload (the body with defaults applied).
+    body_sha256 = models.CharField(max_length=64)
+    # CASCADE: a key whose job is gone has nothing left to answer with.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_at"], name="exportreq_created_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "idempotency_key"], name="exportreq_project_key_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(body_sha256__regex=r"^[0-9a-f]{64}$"), name="exportreq_sha256_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} → {self.job_id}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ from backups.errors import (
     ProjectNotFound,
     ProjectUnavailable,
 )
-from backups.models import Backup, BackupFormat
+from backups.models import Backup, BackupFormat, ExportRequest
 from backups.pgdump import export_schema
 from backups.pgtools import DatabaseParams
 from backups.signing import DownloadGrant, DownloadLink, download_link_issue
@@ -221,8 +223,12 @@ def backup_delete(*, backup_ids: Iterable[Any], actor: AbstractBaseUser | None) 
 
 
 def backup_retention_run(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Delete expired backups not on legal hold, oldest first; return how many."""
+    """Delete expired backups not on legal hold, oldest first; return how many.
+
+    Also drops the Idempotency-Key records of export requests past their 24 h.
+    """
     now = now or timezone.now()
+    export_requests_prune(now=now)
     due = Backup.objects.filter(legal_hold=False, expires_at__lte=now).order_by("expires_at")
     ids = list(due.values_list("pk", flat=True)[:limit])
     return _delete_where(
@@ -300,6 +306,37 @@ def export_payload(
     return payload
 
 
+def export_fingerprint(payload: dict[str, Any]) -> str:
+    """Return the SHA-256 of the payload's canonical JSON: equal bodies, equal fingerprints."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _enqueue_export(project: Project, payload: dict[str, Any]) -> Job:
+    return enqueue_job(
+        type=EXPORT_JOB,
+        payload=payload,
+        project=project,
+        exclusive_key=export_exclusive_key(project),
+    )
+
+
+def _answered(project: Project, key: str, fingerprint: str) -> Job | None:
+    """Return the job recorded for the key (None if none); raise if it came with another body."""
+    record = (
+        ExportRequest.objects.filter(project=project, idempotency_key=key)
+        .select_related("job")
+        .first()
+    )
+    if record is None:
+        return None
+    if record.body_sha256 != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    return record.job
+
+
 @transaction.atomic(durable=True)
 def backup_request(
     *,
@@ -314,6 +351,7 @@ def backup_request(
 
     The same `idempotency_key` within 24 h returns its job (a different body raises
     IdempotencyKeyReused); while an export of the project is active, that job is returned.
+    The key is recorded (ExportRequest) with whichever job answered, new or already active.
     """
     project = Project.objects.filter(slug=project_slug).first()
     if project is None:
@@ -330,21 +368,42 @@ def backup_request(
         notify_email=notify_email,
         storage_path=storage_path,
     )
-    # Namespaced, so a client's key can never match one the scheduler uses.
-    key = f"api:{idempotency_key}" if idempotency_key else None
-    job = enqueue_job(
-        type=EXPORT_JOB,
-        payload=payload,
+    if idempotency_key is None:
+        return _enqueue_export(project, payload)
+    fingerprint = export_fingerprint(payload)
+    # An expired record releases its key. Deleting it first also makes a racing request
+    # wait on the row lock, then see the replacement this one records.
+    ExportRequest.objects.filter(
         project=project,
-        idempotency_key=key,
-        idempotency_ttl=IDEMPOTENCY_TTL if key else None,
-        exclusive_key=export_exclusive_key(project),
-    )
-    if key is not None and job.idempotency_key == key and job.payload != payload:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used with a different request body."
-        )
+        idempotency_key=idempotency_key,
+        created_at__lte=timezone.now() - IDEMPOTENCY_TTL,
+    ).delete()
+    answered = _answered(project, idempotency_key, fingerprint)
+    if answered is not None:
+        return answered
+    try:
+        with transaction.atomic():  # a savepoint: a lost race undoes this job and record only
+            job = _enqueue_export(project, payload)
+            ExportRequest.objects.create(
+                project=project,
+                idempotency_key=idempotency_key,
+                body_sha256=fingerprint,
+                job=job,
+            )
+    except IntegrityError:
+        # A concurrent request with the same key recorded first: its answer stands.
+        answered = _answered(project, idempotency_key, fingerprint)
+        if answered is None:
+            raise
+        return answered
     return job
+
+
+def export_requests_prune(*, now: datetime | None = None) -> int:
+    """Delete Idempotency-Key records older than IDEMPOTENCY_TTL; return how many."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = ExportRequest.objects.filter(created_at__lte=cutoff).delete()
+    return deleted
 
 
 @transaction.atomic(durable=True)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from backups.models import Backup
+from backups.models import Backup, ExportRequest
 from backups.services import backup_request
 from controlplane.models import AuditLog
 from jobs.execution import job_claim, job_progress_record
@@ -125,3 +125,19 @@ def test_changelist__running_export_progress_and_links(root_client: Client) -> N
 
 def test_changelist__no_running_section_when_idle(root_client: Client) -> None:
     assert "Exports in progress" not in root_client.get(CHANGELIST).content.decode()
+
+
+def test_export_requests__listed_read_only_with_job_link(root_client: Client) -> None:
+    factories.project(slug="acme-shop")
+    job = backup_request(project_slug="acme-shop", idempotency_key="retry-me")
+    changelist = reverse("admin:backups_exportrequest_changelist")
+
+    html = root_client.get(changelist, {"q": "retry-me"}).content.decode()
+
+    assert "retry-me" in html and "acme-shop" in html
+    assert reverse("admin:jobs_job_change", args=[job.pk]) in html
+    assert reverse("admin:backups_exportrequest_add") not in html
+    record = ExportRequest.objects.get()
+    change = reverse("admin:backups_exportrequest_change", args=[record.pk])
+    assert root_client.post(change, {"idempotency_key": "other"}).status_code == 403
+    assert ExportRequest.objects.get().idempotency_key == "retry-me"

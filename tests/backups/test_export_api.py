@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from backups.models import ExportRequest
 from controlplane.models import ProjectStatus
 from controlplane.services import project_suspend
 from jobs.models import Job, JobStatus
@@ -27,6 +30,11 @@ def post(client: APIClient, body: dict[str, Any], key: str | None = None) -> Any
 
 def error(response: Any) -> dict[str, Any]:
     return response.json()["error"]
+
+
+def age(*, key: str, by: timedelta) -> None:
+    """Make the record of an Idempotency-Key older by `by`."""
+    ExportRequest.objects.filter(idempotency_key=key).update(created_at=F("created_at") - by)
 
 
 def finish(job_id: str) -> None:
@@ -186,13 +194,69 @@ def test_export__defaults_count_as_the_same_body(project: Any, project_client: A
 def test_export__key_expires_after_24_hours(project: Any, project_client: APIClient) -> None:
     first = post(project_client, {"project_id": "acme-shop"}, key="k-1").json()["data"]["job_id"]
     finish(first)
-    Job.objects.filter(pk=first).update(created_at=timezone.now() - timedelta(hours=24, minutes=1))
+    age(key="k-1", by=timedelta(hours=24, minutes=1))
 
     later = post(project_client, {"project_id": "acme-shop", "format": "tar"}, key="k-1")
 
     assert later.status_code == 202
-    assert later.json()["data"]["job_id"] != first
+    new = later.json()["data"]["job_id"]
+    assert new != first
     assert Job.objects.count() == 2
+    # The key now answers with the new export.
+    assert ExportRequest.objects.get(idempotency_key="k-1").job_id == uuid.UUID(new)
+    again = post(project_client, {"project_id": "acme-shop", "format": "tar"}, key="k-1")
+    assert again.json()["data"]["job_id"] == new
+
+
+def test_export__key_answered_by_an_active_export_keeps_that_job(
+    project: Any, project_client: APIClient
+) -> None:
+    active = post(project_client, {"project_id": "acme-shop"}).json()["data"]["job_id"]
+    answered = post(project_client, {"project_id": "acme-shop"}, key="k-1")
+    assert answered.status_code == 202 and answered.json()["data"]["job_id"] == active
+    finish(active)
+
+    retried = post(project_client, {"project_id": "acme-shop"}, key="k-1")
+
+    assert retried.status_code == 202
+    assert retried.json()["data"]["job_id"] == active
+    assert retried["Location"] == f"/api/jobs/{active}"
+    assert retried.json()["data"]["status"] == "completed"
+    assert Job.objects.count() == 1
+
+
+def test_export__key_answered_by_another_keys_export_keeps_that_job(
+    project: Any, project_client: APIClient
+) -> None:
+    active = post(project_client, {"project_id": "acme-shop"}, key="k-0").json()["data"]["job_id"]
+    assert (
+        post(project_client, {"project_id": "acme-shop"}, key="k-1").json()["data"]["job_id"]
+        == active
+    )
+    finish(active)
+
+    for key in ("k-0", "k-1"):
+        retried = post(project_client, {"project_id": "acme-shop"}, key=key)
+        assert retried.status_code == 202 and retried.json()["data"]["job_id"] == active
+    assert Job.objects.count() == 1
+
+
+def test_export__key_answered_by_an_active_export_other_body_conflicts(
+    project: Any, project_client: APIClient
+) -> None:
+    active = post(project_client, {"project_id": "acme-shop"}).json()["data"]["job_id"]
+    tar = {"project_id": "acme-shop", "format": "tar"}
+    assert post(project_client, tar, key="k-1").json()["data"]["job_id"] == active
+
+    # The export answering the key is the default (sql) one; the key still belongs to `tar`.
+    while_active = post(project_client, {"project_id": "acme-shop"}, key="k-1")
+    finish(active)
+    after = post(project_client, {"project_id": "acme-shop"}, key="k-1")
+
+    for response in (while_active, after):
+        assert response.status_code == 409 and error(response)["code"] == "conflict"
+    assert post(project_client, tar, key="k-1").json()["data"]["job_id"] == active
+    assert Job.objects.count() == 1
 
 
 def test_export__keys_are_per_project(project: Any, project_client: APIClient) -> None:
