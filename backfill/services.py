@@ -67,7 +67,7 @@ def _enqueue_backfill_months(logs: Sequence[BackfillLog]) -> list[uuid.UUID]:
     # dispatch interval. No exclusive key: the claim already makes it one job per month, and
     # a key could hand back a job that is just finishing, leaving the month without one.
     specs = [JobSpec(type=BACKFILL_MONTH_JOB, payload=backfill_month_payload(log)) for log in logs]
-    return [job.pk for job in enqueue_jobs_bulk(jobs=specs)]
+    return enqueue_jobs_bulk(jobs=specs)
 
 
 @dataclass(frozen=True)

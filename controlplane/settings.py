@@ -308,6 +308,8 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    # The ORM broker with one statement per dequeued batch and acks folded into job claims.
+    Q_CLUSTER["broker_class"] = "jobs.broker.JobsORMBroker"
 
 # --- logging ----------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

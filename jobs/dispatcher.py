@@ -1,7 +1,8 @@
 """The dispatcher loop: hand due jobs to django-q2 and rescue jobs whose worker was lost.
 
 django-q2's scheduler ticks about every 30 s; this loop makes a delayed or retrying job
-start within a second of its due time. Each qcluster runs one (see the qcluster command);
+start within a second of its due time, and a new job as soon as its INSERT commits (it
+listens for the trigger's NOTIFY). Each qcluster runs one (see the qcluster command);
 several on several hosts are safe: hand-off uses SKIP LOCKED, rescue an advisory lock.
 """
 
@@ -11,15 +12,17 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 
 from jobs.execution import jobs_rescue_lost, jobs_take_due
-from jobs.queue import hand_off
+from jobs.queue import DUE_CHANNEL, hand_off
 
 logger = logging.getLogger("jobs.dispatcher")
 BATCH = 1000
+_listening: Any = None  # the connection that LISTENs (a reconnect must subscribe again)
 
 
 def dispatch_once() -> int:
@@ -49,9 +52,27 @@ def run(stop: threading.Event) -> None:
             if time.monotonic() - last_rescue >= settings.JOBS_RESCUE_INTERVAL:
                 last_rescue = time.monotonic()
                 jobs_rescue_lost()
+            _wait_for_due_jobs(settings.JOBS_DISPATCH_INTERVAL)
         except DatabaseError:
             logger.exception("Dispatcher lost the database; retrying")
             connection.close()
             stop.wait(2)
-        stop.wait(settings.JOBS_DISPATCH_INTERVAL)
     connection.close()
+
+
+def _wait_for_due_jobs(timeout: float) -> None:
+    """Wait up to `timeout` seconds, returning early when a job waits for its hand-off.
+
+    Enqueueing NOTIFYs DUE_CHANNEL (a trigger, see jobs/migrations/0004); notifications
+    that arrived meanwhile are consumed at once. The timeout bounds the wait for due
+    delayed jobs and for the dispatcher's stop.
+    """
+    global _listening
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors:
+        if raw is not _listening:  # a new connection: subscribe it
+            raw.execute(f"LISTEN {DUE_CHANNEL}")
+            _listening = raw
+        for _ in raw.notifies(timeout=timeout, stop_after=1):
+            pass

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from jobs.broker import QUEUE_TABLE
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
 
 logger = logging.getLogger("jobs")
@@ -52,10 +53,34 @@ class Claim:
     max_attempts: int
 
 
+def _execute_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run one of the worker's per-job statements prepared on the server; return its first row.
+
+    Django's cursors bind parameters on the client, so PostgreSQL would parse and plan the
+    claim at every execution (about as long as running it); prepared once per connection,
+    it is only executed. Errors still mark the connection as Django's own cursors do.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 # One statement (so one round trip and one commit): move the job to running and open its
-# attempt row; nothing happens unless the job is still pending and due.
-_CLAIM_SQL = """
-WITH claimed AS (
+# attempt row; nothing happens unless the job is still pending and due. It also deletes the
+# delivery's queue row (if any; see jobs.broker) whether or not the claim succeeds: from
+# here on the Job row alone decides what happens to the job.
+#
+# Run as its own transaction, the claim commits asynchronously (no wait for the WAL flush):
+# a worker then waits for one disk flush per job (its outcome), not two. Only a crash of
+# the database server within a fraction of a second of the claim can undo it, and then
+# the job is pending again as before its claim and runs again (delivery is at least once
+# anyway). Any later synchronous commit, the outcome's included, makes the claim durable:
+# the WAL is flushed in order.
+_CLAIM_SQL = f"""
+WITH acknowledged AS (
+    DELETE FROM {QUEUE_TABLE} WHERE id = %(ack_id)s
+), claimed AS (
     UPDATE jobs_job
        SET status = %(running)s, attempts = attempts + 1, started_at = now(),
            worker = %(worker)s, lease_expires_at = now() + %(lease)s, updated_at = now(),
@@ -66,24 +91,33 @@ WITH claimed AS (
     INSERT INTO jobs_jobattempt (job_id, number, worker, started_at, error, traceback)
     SELECT id, attempts, %(worker)s, started_at, '', '' FROM claimed
 )
-SELECT type, payload, project_id, attempts, max_attempts FROM claimed
-"""
+SELECT type, payload, project_id, attempts, max_attempts
+  FROM claimed, set_config(
+           'synchronous_commit',
+           CASE WHEN %(own_transaction)s THEN 'off' ELSE current_setting('synchronous_commit') END,
+           true
+       ) AS commit_mode
+"""  # noqa: S608 (the table name is django-q2's model's)
 
 
-def job_claim(*, job_id: uuid.UUID | str, worker: str) -> Claim | None:
-    """Move a due pending job to running and open its attempt; None if someone else has it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL,
-            {
-                "running": JobStatus.RUNNING,
-                "pending": JobStatus.PENDING,
-                "worker": worker,
-                "lease": _lease(),
-                "job_id": str(job_id),
-            },
-        )
-        row = cursor.fetchone()
+def job_claim(*, job_id: uuid.UUID | str, worker: str, ack_id: int | None = None) -> Claim | None:
+    """Move a due pending job to running and open its attempt; None if someone else has it.
+
+    `ack_id`: the delivery's row in django-q2's queue table, deleted by the same statement.
+    """
+    row = _execute_prepared(
+        _CLAIM_SQL,
+        {
+            "running": JobStatus.RUNNING,
+            "pending": JobStatus.PENDING,
+            "worker": worker,
+            "lease": _lease(),
+            "job_id": str(job_id),
+            "ack_id": ack_id,
+            # Inside a caller's transaction, its commit is the caller's business.
+            "own_transaction": connection.get_autocommit(),
+        },
+    )
     if row is None:
         return None
     type_, payload, project_id, attempt, max_attempts = row
@@ -152,9 +186,8 @@ def _finish(
         "error": error[:ERROR_LIMIT],
         "traceback": traceback[-TRACEBACK_LIMIT:],
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        changed = cursor.fetchone()[0]
+    row = _execute_prepared(sql, params)
+    changed = row[0] if row else 0
     if not changed:
         logger.warning("Job %s attempt %s finished after being superseded", job_id, attempt)
     return bool(changed)

@@ -43,8 +43,14 @@ class Job(models.Model):
     priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=3)
+    # Indexed by job_project_created_idx (a second index would only slow every write).
     project = models.ForeignKey(
-        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        db_index=False,
     )
     # NULL, not "", means "no key": the partial unique constraints only cover real keys.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -86,7 +92,12 @@ class Job(models.Model):
             models.Index(fields=["type", "-created_at"], name="job_type_created_idx"),
             models.Index(fields=["project", "-created_at"], name="job_project_created_idx"),
             models.Index(fields=["-created_at"], name="job_created_idx"),
-            models.Index(fields=["completed_at"], name="job_completed_idx"),
+            # Pruning finished jobs; unfinished ones (no completed_at) stay out of it.
+            models.Index(
+                fields=["completed_at"],
+                name="job_completed_idx",
+                condition=Q(completed_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -126,7 +137,10 @@ class Job(models.Model):
 class JobAttempt(models.Model):
     """One execution attempt of a job: who ran it, when, and how it ended."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_set")
+    # Indexed by the (job, number) unique constraint.
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="attempt_set", db_index=False
+    )
     number = models.PositiveSmallIntegerField()
     worker = models.CharField(max_length=200, blank=True, default="")
     started_at = models.DateTimeField(default=timezone.now)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections
 from django.utils import timezone
-from django_q.brokers import Broker, get_broker
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
@@ -17,16 +15,11 @@ from django_q.signals import pre_enqueue
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
+from jobs.broker import process_broker
+
 TASK_FUNC = "jobs.worker.execute_job"
-_broker: tuple[int, Broker] | None = None
-
-
-def _get_broker() -> Broker:
-    """Return this process's broker (building one per task cost a health check each)."""
-    global _broker
-    if _broker is None or _broker[0] != os.getpid():
-        _broker = (os.getpid(), get_broker())
-    return _broker[1]
+# NOTIFY channel: a trigger on jobs_job signals it when a job waits for its hand-off.
+DUE_CHANNEL = "jobs_due"
 
 
 def _task(job_id: str) -> dict[str, Any]:
@@ -50,19 +43,6 @@ def _task(job_id: str) -> dict[str, Any]:
     return task
 
 
-def hand_off_at_commit(job_ids: Iterable[str]) -> None:
-    """Queue the jobs' tasks so that workers see them exactly when the caller's data commits.
-
-    With the ORM broker the queue rows join the caller's transaction (one commit, and a
-    rollback takes them too); any other broker is told after the commit.
-    """
-    ids = [str(job_id) for job_id in job_ids]
-    if isinstance(_get_broker(), ORM) and not Conf.SYNC:
-        hand_off(ids)
-    else:
-        transaction.on_commit(lambda: hand_off(ids))
-
-
 def hand_off(job_ids: Iterable[str]) -> None:
     """Queue one django-q2 task per job id (duplicates are harmless: the claim dedups).
 
@@ -72,7 +52,7 @@ def hand_off(job_ids: Iterable[str]) -> None:
     ids = [str(job_id) for job_id in job_ids]
     if not ids:
         return
-    broker = _get_broker()
+    broker = process_broker()
     if not isinstance(broker, ORM) or Conf.SYNC:
         for job_id in ids:
             async_task(
@@ -92,6 +72,6 @@ def hand_off(job_ids: Iterable[str]) -> None:
     with connection.cursor() as cursor:
         # One statement for any number of rows: no ORM compile, no transaction around it.
         cursor.execute(
-            f"INSERT INTO {table} (key, payload, lock) SELECT %s, unnest(%s::text[]), %s",
-            [broker.list_key, packages, timezone.now()],
+            f"INSERT INTO {table} (key, payload, lock) SELECT %s, unnest(%s::text[]), now()",
+            [broker.list_key, packages],
         )

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from jobs import execution
+from jobs import broker, execution
 from jobs.context import JobContext
 from jobs.errors import JobCancelled, JobTimeout, PermanentJobError
 from jobs.models import AttemptOutcome
@@ -29,7 +29,10 @@ logger = logging.getLogger("jobs")
 
 def execute_job(job_id: str) -> None:
     """Claim job `job_id` and run its handler; a delivery that loses the claim does nothing."""
-    claim = execution.job_claim(job_id=job_id, worker=execution.worker_id())
+    ack_id = broker.delivery_ack_id(job_id)
+    claim = execution.job_claim(job_id=job_id, worker=execution.worker_id(), ack_id=ack_id)
+    if ack_id is not None:
+        broker.delivery_acknowledged()
     if claim is None:
         return
     ctx = JobContext(
@@ -113,68 +116,69 @@ def _time_limit(seconds: float) -> Iterator[None]:
 class _Heartbeat:
     """One lease-renewing thread per worker process, shared by the jobs it runs in turn.
 
-    Starting and joining a thread for every job cost more than a no-op job itself; this
-    thread sleeps while no job runs. `stop()` returns only when no beat is in flight, and
-    once the thread has used the database it closes that connection before `stop()`
-    returns, as the per-job thread did.
+    Starting a thread per job cost more than a no-op job itself, and so does waking one:
+    `start()` and `stop()` only swap the current job under the lock, and the thread looks
+    at it every half interval. A job shorter than one interval never meets the thread.
+    A job's first beat comes between one and one and a half intervals after its start,
+    with the interval a third of the lease. After beating (on its own connection) the
+    thread closes that connection before `stop()` returns, as the per-job thread did.
     """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.cond = threading.Condition()
         self.ctx: JobContext | None = None
-        self.next_beat = 0.0
+        self.last_beat = 0.0
         self.renew_until = 0.0
-        self.interval = 1.0
+        self.interval = self._interval()
         self.used_db = False
         self.thread = threading.Thread(target=self.run, name="jobs-heartbeat", daemon=True)
         self.thread.start()
 
+    @staticmethod
+    def _interval() -> float:
+        return max(0.5, settings.JOBS_LEASE_SECONDS / 3)
+
     def start(self, ctx: JobContext, timeout: float) -> None:
         now = time.monotonic()
-        self.interval = max(0.5, settings.JOBS_LEASE_SECONDS / 3)
         # Past its timeout (plus a lease) a stuck handler stops being renewed, so it gets rescued.
         renew_for = (timeout if timeout > 0 else float("inf")) + settings.JOBS_LEASE_SECONDS
         with self.cond:
             self.ctx = ctx
-            self.next_beat = now + self.interval
+            self.last_beat = now
             self.renew_until = now + renew_for
-            self.cond.notify()
+            if self._interval() != self.interval:  # settings changed (tests): re-time the poll
+                self.interval = self._interval()
+                self.cond.notify()
 
     def stop(self) -> None:
         with self.cond:
             self.ctx = None
-            self.cond.notify()
-            while self.used_db and self.thread.is_alive():
-                self.cond.wait(timeout=5)
+            if self.used_db:
+                self.cond.notify()
+                while self.used_db and self.thread.is_alive():
+                    self.cond.wait(timeout=5)
 
     def run(self) -> None:
         with self.cond:
             while True:
                 ctx = self.ctx
-                if ctx is None:
-                    if self.used_db:
-                        connection.close()
-                        self.used_db = False
-                        self.cond.notify_all()
-                    self.cond.wait()
-                    continue
-                now = time.monotonic()
-                if now > self.renew_until:
-                    self.cond.wait()  # renewed long enough: idle until this job ends
-                    continue
-                if now < self.next_beat:
-                    self.cond.wait(self.next_beat - now)
-                    continue
-                self.next_beat = now + self.interval
-                # Beating under the lock: stop() cannot return while a beat is in flight.
-                self.used_db = True
-                try:
-                    if execution.job_heartbeat(job_id=ctx.job_id, attempt=ctx.attempt):
-                        ctx._cancel_requested = True
-                except Exception:
-                    logger.exception("Heartbeat of job %s failed", ctx.job_id)
+                if ctx is None and self.used_db:
                     connection.close()
+                    self.used_db = False
+                    self.cond.notify_all()
+                now = time.monotonic()
+                if ctx is not None and self.last_beat + self.interval <= now <= self.renew_until:
+                    self.last_beat = now
+                    # Beating under the lock: stop() cannot return while a beat is in flight.
+                    self.used_db = True
+                    try:
+                        if execution.job_heartbeat(job_id=ctx.job_id, attempt=ctx.attempt):
+                            ctx._cancel_requested = True
+                    except Exception:
+                        logger.exception("Heartbeat of job %s failed", ctx.job_id)
+                        connection.close()
+                self.cond.wait(self.interval / 2)
 
 
 _beater: _Heartbeat | None = None

@@ -97,6 +97,13 @@ def slow(ctx: JobContext) -> None:
     time.sleep(float(ctx.payload.get("sleep", 5)))
 
 
+@job_handler("test.long", retry=FAST_RETRY, max_attempts=2, timeout=60)
+def long(ctx: JobContext) -> dict[str, Any]:
+    """Run past the lease without reporting progress: only the heartbeat keeps it."""
+    time.sleep(float(ctx.payload["sleep"]))
+    return {"slept": ctx.payload["sleep"]}
+
+
 @job_handler("test.cancellable", retry=FAST_RETRY, max_attempts=1, timeout=60)
 def cancellable(ctx: JobContext) -> dict[str, Any]:
     for step in range(int(ctx.payload.get("steps", 600))):

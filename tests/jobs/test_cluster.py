@@ -50,10 +50,9 @@ def test_cluster__sigkill_mid_flight_then_restart_completes_every_job_once(
     qcluster: Any, ledger: Any
 ) -> None:
     first = qcluster(workers=4)
-    jobs = enqueue_jobs_bulk(
+    ids = enqueue_jobs_bulk(
         jobs=[JobSpec(type="test.ledger", payload={"sleep": 0.3}) for _ in range(50)]
     )
-    ids = [j.pk for j in jobs]
     wait_until(lambda: Job.objects.filter(pk__in=ids, status=JobStatus.RUNNING).count() >= 3)
     first.kill()
     running_at_kill = Job.objects.filter(pk__in=ids, status=JobStatus.RUNNING).count()
@@ -98,8 +97,7 @@ def test_cluster__two_clusters_drain_1000_jobs_without_duplicates(
 ) -> None:
     qcluster(workers=2)
     qcluster(workers=2)
-    jobs = enqueue_jobs_bulk(jobs=[JobSpec(type="test.ledger") for _ in range(1000)])
-    ids = [j.pk for j in jobs]
+    ids = enqueue_jobs_bulk(jobs=[JobSpec(type="test.ledger") for _ in range(1000)])
     wait_until(lambda: statuses(ids)[JobStatus.COMPLETED] == 1000, timeout=180, interval=0.5)
     runs = ledger("test_job_runs")
     assert len(runs) == 1000
@@ -114,6 +112,17 @@ def test_cluster__cancel_running_job(qcluster: Any) -> None:
     assert job_cancel(job_ids=[job.pk], actor=None, reason="test") == (0, 1)
     wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED, timeout=15)
     assert JobAttempt.objects.get(job=job).outcome == "cancelled"
+
+
+def test_cluster__heartbeat_keeps_a_job_longer_than_its_lease(qcluster: Any) -> None:
+    qcluster(workers=1)  # leases of 3 s, rescue every 0.5 s (see the fixture)
+    job = enqueue_job(type="test.long", payload={"sleep": 7})
+    wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED, timeout=30)
+    job.refresh_from_db()
+    assert job.attempts == 1 and job.result == {"slept": 7}
+    assert list(JobAttempt.objects.filter(job=job).values_list("outcome", flat=True)) == [
+        "completed"
+    ]
 
 
 def test_cluster__timeout_stops_the_handler(qcluster: Any) -> None:

@@ -6,7 +6,9 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connections
 from django.utils import timezone
 
@@ -82,14 +84,76 @@ def test_exclusive_key__one_active_job_per_key() -> None:
 def test_bulk__one_insert_and_handed_off_by_the_dispatcher() -> None:
     from jobs.dispatcher import dispatch_once
 
-    jobs = enqueue_jobs_bulk(
+    ids = enqueue_jobs_bulk(
         jobs=[JobSpec(type="test.echo", payload={"value": i}) for i in range(25)]
     )
-    assert len(jobs) == 25
+    assert len(ids) == 25
     assert Job.objects.filter(handed_off_at__isnull=True).count() == 25
     assert dispatch_once() == 25
     assert dispatch_once() == 0  # nothing is handed twice while it waits
     assert Job.objects.filter(handed_off_at__isnull=True).count() == 0
+
+
+def test_enqueue__wakes_the_dispatchers_when_the_transaction_commits(staff_user: Any) -> None:
+    from django.db import transaction
+
+    from jobs.queue import DUE_CHANNEL
+    from tests.jobs.conftest import test_database_url
+
+    with psycopg.connect(test_database_url(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {DUE_CHANNEL}")
+
+        def woken() -> int:
+            return len(list(listener.notifies(timeout=0.5)))
+
+        with transaction.atomic():
+            job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)
+            assert woken() == 0  # not before the commit
+        assert woken() == 1
+        try:
+            with transaction.atomic():
+                enqueue_job(type="test.echo", payload={"value": 1})
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        assert woken() == 0
+        enqueue_jobs_bulk(jobs=[JobSpec(type="test.echo", payload={"value": i}) for i in range(3)])
+        assert woken() == 1  # one per transaction, not per row
+        execute_job(str(job.pk))
+        assert woken() == 0  # the attempt's outcome is not a hand-off
+        job_retry(job_ids=[job.pk], actor=staff_user, reason="again")
+        assert woken() == 1  # a retried job waits for its hand-off again
+
+
+def test_bulk__rows_match_what_enqueue_job_writes(project: Any) -> None:
+    later = timezone.now() + timedelta(hours=1)
+    single = enqueue_job(type="test.echo", payload={"value": 1}, project=project, priority=5)
+    ids = enqueue_jobs_bulk(
+        jobs=[
+            JobSpec(type="test.echo", payload={"value": 1}, project=project, priority=5),
+            JobSpec(type="test.flaky", payload={"succeed_on": 2}, max_attempts=7),
+            JobSpec(type="test.echo", payload={"value": 2}, scheduled_at=later),
+        ]
+    )
+    rows = {job.pk: job for job in Job.objects.filter(pk__in=ids)}
+    first, flaky, delayed = (rows[i] for i in ids)  # the ids come back in order
+    fields = ["type", "payload", "project_id", "priority", "max_attempts", "status", "attempts"]
+    fields += ["last_error", "worker", "result", "progress", "idempotency_key", "handed_off_at"]
+    assert [getattr(first, f) for f in fields] == [getattr(single, f) for f in fields]
+    assert first.created_at and first.updated_at and first.scheduled_at <= timezone.now()
+    assert (flaky.type, flaky.max_attempts, flaky.project_id) == ("test.flaky", 7, None)
+    assert delayed.scheduled_at == later and delayed.payload == {"value": 2}
+
+
+def test_bulk__an_invalid_spec_writes_nothing() -> None:
+    specs = [JobSpec(type="test.echo", payload={"value": 1})] * 3
+    with pytest.raises(ValidationError) as bad:
+        enqueue_jobs_bulk(jobs=[*specs, JobSpec(type="test.echo", payload={"value": "x"})])
+    assert list(bad.value.message_dict) == ["payload.value"]
+    with pytest.raises(ValidationError, match="At least one attempt"):
+        enqueue_jobs_bulk(jobs=[JobSpec(type="test.echo", payload={"value": 1}, max_attempts=0)])
+    assert not Job.objects.exists()
+    assert enqueue_jobs_bulk(jobs=[]) == []
 
 
 def test_retry__failed_job_gets_one_more_attempt_and_audit(staff_user: Any) -> None:
