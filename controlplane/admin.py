@@ -60,6 +60,7 @@ class ProjectAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "slug",
         "name",
         "status",
+        "status_reason",
         "schema_name",
         "region",
         "owner_id",

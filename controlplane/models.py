@@ -44,6 +44,9 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.TextField(blank=True, default="")
+    # Why the project is in its status (e.g. the provisioning step that failed); never a secret.
+    # db_default keeps inserts of code that predates the column working during a deploy.
+    status_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["slug"]

@@ -1,4 +1,4 @@
-"""The project admin, extended: add-and-provision form, provisioning panel, rotate keys."""
+"""The project admin, extended: add-and-provision form, provisioning panel, rotate keys, retry."""
 
 from __future__ import annotations
 
@@ -18,12 +18,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from controlplane.admin import ProjectAdmin, acting_user
-from controlplane.models import Project
+from controlplane.models import Project, ProjectStatus
 from controlplane.services import validate_project_slug
 from provisioning.models import KEY_PREFIX_PATTERN, ServiceName
 from provisioning.selectors import key_state, project_provisioning_overview
 from provisioning.serializers import MAX_GRACE_PERIOD_SECONDS
-from provisioning.services import api_key_rotation_request, project_provision_request
+from provisioning.services import (
+    api_key_rotation_request,
+    project_provision_request,
+    project_reprovision,
+)
 from provisioning.services.requests import DEFAULT_GRACE_PERIOD_SECONDS, ROTATABLE_STATUSES
 
 TEMPLATES = "admin/controlplane/project"
@@ -86,6 +90,14 @@ class RotateKeysForm(forms.Form):
     )
 
 
+class RetryProvisioningForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        help_text="What was fixed; recorded in the audit log.",
+    )
+
+
 def _form_errors(form: forms.Form, exc: ValidationError) -> None:
     """Put a service's ValidationError on the form fields it names, the rest on top."""
     if not hasattr(exc, "error_dict"):
@@ -101,7 +113,7 @@ def _form_errors(form: forms.Form, exc: ValidationError) -> None:
 class ProvisioningProjectAdmin(ProjectAdmin):
     """Projects: added through provisioning, read-only afterwards, keys rotated by a job."""
 
-    actions = [*ProjectAdmin.actions, "rotate_keys"]
+    actions = [*ProjectAdmin.actions, "rotate_keys", "retry_provisioning"]
     change_form_template = f"{TEMPLATES}/change_form_provisioning.html"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -109,6 +121,10 @@ class ProvisioningProjectAdmin(ProjectAdmin):
 
     def has_rotate_keys_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("provisioning.issue_apikey")
+
+    def has_retry_provisioning_permission(self, request: HttpRequest) -> bool:
+        # Provisioning again is provisioning: the same permission as adding a project.
+        return request.user.has_perm("controlplane.add_project")
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -232,3 +248,48 @@ class ProvisioningProjectAdmin(ProjectAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, f"{TEMPLATES}/confirm_rotate_keys.html", context)
+
+    @admin.action(description="Retry provisioning…", permissions=["retry_provisioning"])
+    def retry_provisioning(
+        self, request: HttpRequest, queryset: QuerySet[Project]
+    ) -> HttpResponse | None:
+        """Ask for a reason, then re-queue provisioning of each PROVISION_FAILED project."""
+        failed = ProjectStatus.PROVISION_FAILED
+        eligible = list(queryset.filter(status=failed))
+        skipped = queryset.exclude(status=failed).count()
+        confirmed = request.POST.get("confirm") == "yes"
+        form = RetryProvisioningForm(request.POST if confirmed else None)
+        if confirmed and form.is_valid():
+            requeued = 0
+            for project in eligible:
+                try:
+                    project_reprovision(
+                        project=project,
+                        actor=acting_user(request),
+                        reason=form.cleaned_data["reason"],
+                    )
+                except ValidationError as exc:  # e.g. its status changed since the page was shown
+                    self.message_user(request, " ".join(exc.messages), messages.WARNING)
+                    continue
+                requeued += 1
+            self.message_user(
+                request, f"Re-queued provisioning of {requeued} project(s).", messages.SUCCESS
+            )
+            if skipped:
+                self.message_user(
+                    request,
+                    f"Skipped {skipped} project(s) whose provisioning has not failed.",
+                    messages.WARNING,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retry provisioning",
+            "opts": self.model._meta,
+            "projects": eligible,
+            "skipped": skipped,
+            "form": form,
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, f"{TEMPLATES}/confirm_retry_provisioning.html", context)

@@ -25,6 +25,7 @@ from provisioning.services.registration import (
 from provisioning.services.requests import (
     api_key_rotation_request,
     project_provision_request,
+    project_reprovision,
     provisioning_orphans_compensate,
 )
 from provisioning.services.tenant_db import (
@@ -51,6 +52,7 @@ __all__ = [
     "api_key_rotation_request",
     "api_key_use",
     "project_provision_request",
+    "project_reprovision",
     "provision_project_compensate",
     "provision_project_run",
     "provisioning_orphans_compensate",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import audit_log_record, validate_project_slug
+from jobs.redaction import redact
 from provisioning.models import (
     STEP_ORDER,
     ApiKey,
@@ -39,6 +40,7 @@ from provisioning.services.tenant_db import (
 logger = logging.getLogger("provisioning")
 
 DEFAULT_KEY_NAME = "default"
+STATUS_REASON_LENGTH = 500
 
 
 class ProvisioningPermanentError(Exception):
@@ -124,7 +126,7 @@ def _api_keys_step(project: Project, options: dict[str, Any]) -> None:
 def _activate_step(project: Project, options: dict[str, Any]) -> None:
     with transaction.atomic(durable=True):
         activated = Project.objects.filter(pk=project.pk, status=ProjectStatus.PROVISIONING).update(
-            status=ProjectStatus.ACTIVE
+            status=ProjectStatus.ACTIVE, status_reason=""
         )
         status = Project.objects.values_list("status", flat=True).get(pk=project.pk)
         if not activated and status != ProjectStatus.ACTIVE:
@@ -205,14 +207,44 @@ def provision_project_run(
     return provisioning_result(project=project)
 
 
+def _service_tokens() -> list[str]:
+    return [getattr(settings, f"{s.upper()}_SERVICE_TOKEN", "") for s in ServiceName.values]
+
+
+def failure_status_reason(*, project: Project, reason: str) -> str:
+    """Return the project's status_reason for a failed provisioning: the step and the error."""
+    steps = {
+        s.name: s.status
+        for s in ProvisioningStep.objects.filter(
+            project=project, status__in=[StepStatus.FAILED, StepStatus.RUNNING]
+        )
+    }
+    failed = [n for n in STEP_ORDER if steps.get(n) == StepStatus.FAILED]
+    running = [n for n in STEP_ORDER if steps.get(n) == StepStatus.RUNNING]
+    reason = " ".join(reason.split())
+    if failed:
+        text = f"Step {failed[0]} ({StepName(failed[0]).label}) failed: {reason}"
+    elif running:
+        text = f"Step {running[0]} ({StepName(running[0]).label}) did not finish: {reason}"
+    else:
+        text = reason
+    # Callers pass redacted reasons already; this also covers one that is not.
+    text = redact(text, _service_tokens())
+    if len(text) > STATUS_REASON_LENGTH:
+        text = text[: STATUS_REASON_LENGTH - 1] + "…"
+    return text
+
+
 def provision_project_compensate(*, project_id: int, reason: str) -> list[str]:
     """Undo a failed provisioning in reverse order and mark the project PROVISION_FAILED.
 
     Revokes the generated keys, deregisters services, drops role and schema only if this
-    provisioning created them. Returns what could not be undone (empty when clean).
+    provisioning created them, and records the failing step in `status_reason`. Returns
+    what could not be undone (empty when clean).
     """
     project = Project.objects.get(pk=project_id)
     database = ProvisioningStep.objects.filter(project=project, name=StepName.DATABASE).first()
+    status_reason = failure_status_reason(project=project, reason=reason)
     with transaction.atomic(durable=True):
         keys = ApiKey.objects.filter(project=project, revoked_at__isnull=True)
         ApiKeyReveal.objects.filter(api_key__project=project).delete()
@@ -228,7 +260,7 @@ def provision_project_compensate(*, project_id: int, reason: str) -> list[str]:
             status=StepStatus.COMPENSATED
         )
         failed = Project.objects.filter(pk=project.pk, status=ProjectStatus.PROVISIONING).update(
-            status=ProjectStatus.PROVISION_FAILED
+            status=ProjectStatus.PROVISION_FAILED, status_reason=status_reason
         )
         if failed:
             audit_log_record(

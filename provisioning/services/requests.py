@@ -1,4 +1,4 @@
-"""Ask for provisioning and key rotation: write the request and enqueue its job atomically."""
+"""Request provisioning, re-provisioning, key rotation: write it and enqueue its job atomically."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from controlplane.models import Project, ProjectStatus
+from controlplane.models import AuditLog, Project, ProjectStatus
 from controlplane.services import audit_log_record, project_create
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.services import enqueue_job
-from provisioning.models import ServiceName
+from provisioning.models import (
+    ProvisioningStep,
+    RegistrationStatus,
+    ServiceName,
+    ServiceRegistration,
+    StepStatus,
+)
 from provisioning.services.provision import provision_project_compensate
 
 PROVISION_JOB = "provision_project"
+# Audit actions whose details carry the services and api_keys a provisioning was asked for.
+PROVISION_REQUEST_ACTIONS = ("project.provision_request", "project.reprovision")
 ROTATE_JOB = "rotate_key"
 DEFAULT_GRACE_PERIOD_SECONDS = 86_400
 # Keys of projects still being provisioned belong to the provisioning job, not to rotation.
@@ -44,6 +52,10 @@ def provision_payload(
         "services": {s: bool(services.get(s, False)) for s in ServiceName.values},
         "api_keys": {"count": api_key_count, "prefix": api_key_prefix or None},
     }
+
+
+def _provision_exclusive_key(project: Project) -> str:
+    return f"{PROVISION_JOB}:{project.pk}"
 
 
 @transaction.atomic(durable=True)
@@ -86,7 +98,7 @@ def project_provision_request(
         type=PROVISION_JOB,
         payload=payload,
         project=project,
-        exclusive_key=f"{PROVISION_JOB}:{project.pk}",
+        exclusive_key=_provision_exclusive_key(project),
     )
     audit_log_record(
         actor=actor,
@@ -102,6 +114,112 @@ def project_provision_request(
         },
     )
     return project, job
+
+
+def _original_request(project: Project) -> tuple[dict[str, Any], Job | None]:
+    """Return what the project's last provisioning asked for (services, api_keys), its job.
+
+    The last provision_project job's payload holds it; once that job is pruned, the audit
+    row of the request (or of the last re-provisioning) still does.
+    """
+    job = Job.objects.filter(type=PROVISION_JOB, project=project).order_by("-created_at").first()
+    if job is not None and "services" in job.payload:
+        return {"services": job.payload["services"], "api_keys": job.payload.get("api_keys")}, job
+    audit = (
+        AuditLog.objects.filter(
+            action__in=PROVISION_REQUEST_ACTIONS, target_type="project", target_id=project.slug
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if audit is not None and "services" in audit.details:
+        return {
+            "services": audit.details["services"],
+            "api_keys": audit.details.get("api_keys"),
+        }, job
+    raise ValidationError(
+        {
+            "project": f"The original provisioning request of project {project.slug} is gone "
+            "(no provision_project job or audit row names its services); it cannot be "
+            "provisioned again as it was."
+        }
+    )
+
+
+@transaction.atomic(durable=True)
+def project_reprovision(*, project: Project, actor: AbstractBaseUser | None, reason: str) -> Job:
+    """Provision a PROVISION_FAILED project again, from the first step, as first requested.
+
+    Moves it back to PROVISIONING, resets its steps to pending (compensation undid them) and
+    enqueues a new provision_project job with the original services and API keys; audited.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required."})
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if project.status != ProjectStatus.PROVISION_FAILED:
+        raise ValidationError(
+            {
+                "project": f"Project {project.slug} is {project.status}; only a project whose "
+                "provisioning failed (PROVISION_FAILED) can be provisioned again."
+            }
+        )
+    active = Job.objects.filter(
+        type=PROVISION_JOB, project=project, status__in=ACTIVE_STATUSES
+    ).first()
+    if active is not None:
+        raise ValidationError(
+            {
+                "project": f"Project {project.slug} still has provision_project job {active.pk} "
+                f"{active.status}; cancel it or let it end first."
+            }
+        )
+    original, previous = _original_request(project)
+    api_keys = original.get("api_keys") or {}
+    payload = provision_payload(
+        project=project,
+        services=original["services"],
+        api_key_count=api_keys.get("count", 1),
+        api_key_prefix=api_keys.get("prefix") or None,
+    )
+    Project.objects.filter(pk=project.pk, status=ProjectStatus.PROVISION_FAILED).update(
+        status=ProjectStatus.PROVISIONING
+    )
+    # From the start: compensation undid the done steps, so none of them counts as done.
+    ProvisioningStep.objects.filter(project=project).update(
+        status=StepStatus.PENDING, started_at=None, finished_at=None, error="", details={}
+    )
+    # A skipped registration did nothing outside; drop it so a service configured since counts.
+    ServiceRegistration.objects.filter(project=project, status=RegistrationStatus.SKIPPED).delete()
+    started = timezone.now()
+    # No idempotency key: nothing may hand back the failed job. The exclusive key keeps one
+    # provisioning of the project active at a time, as for the first request.
+    job = enqueue_job(
+        type=PROVISION_JOB,
+        payload=payload,
+        project=project,
+        exclusive_key=_provision_exclusive_key(project),
+    )
+    if job.created_at < started:  # a provisioning job became active since the check above
+        raise ValidationError(
+            {"project": f"Project {project.slug} has provision_project job {job.pk} active."}
+        )
+    audit_log_record(
+        actor=actor,
+        action="project.reprovision",
+        target_type="project",
+        target_id=project.slug,
+        reason=reason,
+        details={
+            "job_id": str(job.pk),
+            "previous_job_id": str(previous.pk) if previous is not None else None,
+            "previous_status_reason": project.status_reason,
+            "services": payload["services"],
+            "api_keys": payload["api_keys"],
+            "region": project.region,
+        },
+    )
+    return job
 
 
 @transaction.atomic(durable=True)
