@@ -223,9 +223,33 @@ def job_cancel(
 
 @transaction.atomic(durable=True)
 def job_retry(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason: str = "") -> int:
-    """Put failed or cancelled jobs back to pending now, allowing one more attempt."""
+    """Put failed or cancelled jobs back to pending now, allowing one more attempt.
+
+    An exclusive key admits one active job: a job whose key an active job holds (or an
+    earlier job of this call takes) stays as it is.
+    """
     candidates = Job.objects.filter(pk__in=list(job_ids), status__in=RETRYABLE_STATUSES)
-    ids = list(candidates.select_for_update().values_list("pk", flat=True))
+    rows = list(
+        candidates.select_for_update()
+        .order_by("-created_at")
+        .values_list("pk", "type", "exclusive_key")
+    )
+    keys = {(type_, key) for _, type_, key in rows if key is not None}
+    held = {
+        (type_, key)
+        for type_, key in Job.objects.filter(
+            status__in=ACTIVE_STATUSES,
+            type__in={type_ for type_, _ in keys},
+            exclusive_key__in={key for _, key in keys},
+        ).values_list("type", "exclusive_key")
+    }
+    ids = []
+    for pk, type_, key in rows:
+        if key is not None:
+            if (type_, key) in held:
+                continue
+            held.add((type_, key))
+        ids.append(pk)
     changed = Job.objects.filter(pk__in=ids, status__in=RETRYABLE_STATUSES).update(
         status=JobStatus.PENDING,
         max_attempts=F("attempts") + 1,

@@ -171,6 +171,23 @@ def test_retry__failed_job_gets_one_more_attempt_and_audit(staff_user: Any) -> N
     assert job_retry(job_ids=[job.pk], actor=staff_user) == 0  # pending: not retryable
 
 
+def test_retry__skips_jobs_whose_exclusive_key_is_held(staff_user: Any) -> None:
+    def failed(key: str) -> Job:
+        job = enqueue_job(type="test.permanent", payload={}, max_attempts=1, exclusive_key=key)
+        execute_job(str(job.pk))
+        return job
+
+    older, newer = failed("k1"), failed("k1")
+    blocked = failed("k2")
+    holder = enqueue_job(type="test.permanent", payload={}, exclusive_key="k2")  # pending
+    free = failed("k3")
+    ids = [older.pk, newer.pk, blocked.pk, free.pk]
+    assert job_retry(job_ids=ids, actor=staff_user, reason="again") == 2
+    status = dict(Job.objects.filter(pk__in=[*ids, holder.pk]).values_list("pk", "status"))
+    assert status[newer.pk] == status[free.pk] == status[holder.pk] == JobStatus.PENDING
+    assert status[older.pk] == status[blocked.pk] == JobStatus.FAILED
+
+
 def test_run_now__only_delayed_pending_jobs(staff_user: Any) -> None:
     later = enqueue_job(
         type="test.echo", payload={"value": 1}, scheduled_at=timezone.now() + timedelta(hours=2)
