@@ -123,6 +123,21 @@ class DumpStream(io.RawIOBase):
         del self._out[:n]
         return n
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Return `size` bytes (fewer only at the end of the dump), as a blocking file does.
+
+        RawIOBase.read returns whatever one readinto gives. boto3 tells a small upload
+        from a multipart one by reading one part's worth: a short read made it send the
+        whole dump as one PUT, held in memory.
+        """
+        if size is None or size < 0:
+            return self.readall()
+        while len(self._out) < size and not self._eof:
+            self._pump()
+        chunk = bytes(self._out[:size])
+        del self._out[:size]
+        return chunk
+
     def report(self, phase: str) -> None:
         """Call the progress callback now."""
         if self._progress is None:

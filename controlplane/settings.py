@@ -401,7 +401,7 @@ BACKUPS_ROOT = Path(env_str("BACKUPS_ROOT", str(BASE_DIR / ".media" / "backups")
 BACKUPS_S3_BUCKET = env_str("BACKUPS_S3_BUCKET")
 if BACKUPS_S3_BUCKET:
     STORAGES["backups"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "backups.s3.BackupS3Storage",
         "OPTIONS": {
             "bucket_name": BACKUPS_S3_BUCKET,
             "endpoint_url": env_str("BACKUPS_S3_ENDPOINT_URL") or None,

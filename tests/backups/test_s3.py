@@ -82,7 +82,7 @@ def s3_storage(s3_endpoint: str, settings: Any) -> Any:
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     configured = json.loads(printed.stdout)
-    assert configured["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert configured["BACKEND"] == "backups.s3.BackupS3Storage"
     settings.STORAGES = {**settings.STORAGES, "backups": configured}
     client = s3_client(s3_endpoint)
     client.create_bucket(Bucket=BUCKET)
@@ -111,6 +111,26 @@ def test_s3__export_download_verify_delete(tenant: Any, s3_storage: Any) -> None
     assert backup_verify(backup_id=backup.pk).verified_at is not None
     assert backup_delete(backup_ids=[backup.pk], actor=None) == 1
     assert objects(s3_storage) == {}
+
+
+def test_s3__a_dump_larger_than_a_part_uploads_in_parts(tenant: Any, s3_storage: Any) -> None:
+    from backups.storage import backups_storage
+
+    config = backups_storage().transfer_config
+    # s3transfer reads a non-seekable stream ahead by this many parts, each held in memory.
+    held = config.multipart_chunksize * config.max_in_memory_upload_chunks
+    assert held <= 16 * 1024 * 1024  # boto3's defaults hold 80 MiB
+    project = tenant("acme-shop", extra_tables={"big": 40_000})
+
+    backup = backup_export_run(project=project, format="sql", compress=False)
+
+    assert backup.size_bytes > config.multipart_chunksize  # so it went up in parts
+    key = f"cp/{backup.storage_path}"
+    head = s3_storage.head_object(Bucket=BUCKET, Key=key)
+    assert head["ContentLength"] == backup.size_bytes
+    assert "-" in head["ETag"]  # a multipart upload's ETag counts its parts
+    body = s3_storage.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == backup.sha256
 
 
 def test_s3__size_limit_leaves_no_object(tenant: Any, s3_storage: Any, settings: Any) -> None:
