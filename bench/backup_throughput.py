@@ -23,6 +23,7 @@ import django
 
 django.setup()
 
+from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from psycopg import sql  # noqa: E402
 
@@ -80,6 +81,7 @@ def raw_pipeline(project: Project, out: Path) -> float:
 
 def main() -> None:
     sizes = [float(a) for a in sys.argv[1:]] or [0.1]
+    call_command("migrate", verbosity=0)  # a fresh embedded cluster has no tables yet
     for gb in sizes:
         project = make_tenant(gb)
         try:
