@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -322,13 +323,19 @@ def _enqueue_export(project: Project, payload: dict[str, Any]) -> Job:
 
 
 def _answered(project: Project, key: str, fingerprint: str) -> Job | None:
-    """Return the job recorded for the key (None if none); raise if it came with another body."""
+    """Return the job recorded for the key (None if none or expired); raise on another body.
+
+    An expired record is deleted here, releasing its key.
+    """
     record = (
         ExportRequest.objects.filter(project=project, idempotency_key=key)
         .select_related("job")
         .first()
     )
     if record is None:
+        return None
+    if record.created_at <= timezone.now() - IDEMPOTENCY_TTL:
+        record.delete()
         return None
     if record.body_sha256 != fingerprint:
         raise IdempotencyKeyReused(
@@ -337,7 +344,6 @@ def _answered(project: Project, key: str, fingerprint: str) -> Job | None:
     return record.job
 
 
-@transaction.atomic(durable=True)
 def backup_request(
     *,
     project_slug: str,
@@ -353,6 +359,35 @@ def backup_request(
     IdempotencyKeyReused); while an export of the project is active, that job is returned.
     The key is recorded (ExportRequest) with whichever job answered, new or already active.
     """
+    request = functools.partial(
+        _backup_request,
+        project_slug=project_slug,
+        format=format,
+        compress=compress,
+        notify_email=notify_email,
+        storage_path=storage_path,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        return request()
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # A concurrent request recorded the same key first (this transaction, job included,
+        # rolled back whole): run again, and its record answers.
+        return request()
+
+
+@transaction.atomic(durable=True)
+def _backup_request(
+    *,
+    project_slug: str,
+    format: str,
+    compress: bool,
+    notify_email: str | None,
+    storage_path: str | None,
+    idempotency_key: str | None,
+) -> Job:
     project = Project.objects.filter(slug=project_slug).first()
     if project is None:
         raise ProjectNotFound(f"No project {project_slug!r}.")
@@ -371,31 +406,14 @@ def backup_request(
     if idempotency_key is None:
         return _enqueue_export(project, payload)
     fingerprint = export_fingerprint(payload)
-    # An expired record releases its key. Deleting it first also makes a racing request
-    # wait on the row lock, then see the replacement this one records.
-    ExportRequest.objects.filter(
-        project=project,
-        idempotency_key=idempotency_key,
-        created_at__lte=timezone.now() - IDEMPOTENCY_TTL,
-    ).delete()
     answered = _answered(project, idempotency_key, fingerprint)
     if answered is not None:
         return answered
-    try:
-        with transaction.atomic():  # a savepoint: a lost race undoes this job and record only
-            job = _enqueue_export(project, payload)
-            ExportRequest.objects.create(
-                project=project,
-                idempotency_key=idempotency_key,
-                body_sha256=fingerprint,
-                job=job,
-            )
-    except IntegrityError:
-        # A concurrent request with the same key recorded first: its answer stands.
-        answered = _answered(project, idempotency_key, fingerprint)
-        if answered is None:
-            raise
-        return answered
+    job = _enqueue_export(project, payload)
+    # A racing request with this key makes this INSERT fail: backup_request runs again.
+    ExportRequest.objects.create(
+        project=project, idempotency_key=idempotency_key, body_sha256=fingerprint, job=job
+    )
     return job
 
 
