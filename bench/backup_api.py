@@ -3,8 +3,9 @@
 Run against an embedded cluster (never as a test), e.g.:
     .venv/bin/python -m controlplane.embedded_pg exec --dir .embedded/pg-bench -- \\
         .venv/bin/python bench/backup_api.py [requests=3000] [threads=16] [projects=20]
-It migrates the database, creates `benchapi-*` projects, starts gunicorn with the rate limit
-raised (BACKUPS_EXPORT_RATE_LIMIT), fires the requests from Python threads (each with its
+It migrates the database, creates `benchapi-*` projects, starts gunicorn as in production
+(DEBUG off, requests marked HTTPS as a TLS proxy does) with the rate limit raised
+(BACKUPS_EXPORT_RATE_LIMIT), fires the requests from Python threads (each with its
 own Idempotency-Key), prints the figures and removes everything it created.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -26,6 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 os.environ.setdefault("DEBUG", "1")
+# Throwaway secrets shared with the server (it runs with DEBUG off, which requires them).
+for _name in ("SECRET_KEY", "JWT_SECRET", "CRON_SECRET", "API_KEY_PEPPER"):
+    os.environ.setdefault(_name, secrets.token_urlsafe(48))
+os.environ.setdefault("PROVISIONING_ENCRYPTION_KEY", secrets.token_urlsafe(48))
 
 import django  # noqa: E402
 
@@ -59,10 +65,14 @@ def free_port() -> int:
 
 
 def start_gunicorn(port: int, prefix: str) -> subprocess.Popen[bytes]:
+    # Production-like: DEBUG off (no query log), with the throwaway secrets set above.
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
-        "DEBUG": "1",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # As behind the TLS proxy of production: requests say they came over HTTPS.
+        "SECURE_PROXY_SSL_HEADER": "1",
         "LOG_LEVEL": "WARNING",
         "BACKUPS_EXPORT_RATE_LIMIT": "100000000/m",
         "CACHE_KEY_PREFIX": prefix,
@@ -109,7 +119,11 @@ def main() -> None:
         response = client.post(
             url,
             json={"project_id": slug, "format": "sql", "compress": True},
-            headers={"Authorization": f"Bearer {tokens[slug]}", "Idempotency-Key": f"b-{i}"},
+            headers={
+                "Authorization": f"Bearer {tokens[slug]}",
+                "Idempotency-Key": f"b-{i}",
+                "X-Forwarded-Proto": "https",
+            },
         )
         return time.perf_counter() - started, response.status_code
 

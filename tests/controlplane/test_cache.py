@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.db import connections
+from django.db import connection, connections
 
 from controlplane.cache import PostgresCache
 from controlplane.models import CacheEntry
@@ -107,3 +107,13 @@ def test_default_cache__is_the_shared_postgres_backend_without_redis(settings: A
     if os.environ.get("REDIS_URL"):
         pytest.skip("REDIS_URL is set: the default cache is Redis")
     assert isinstance(caches["default"], PostgresCache)
+
+
+def test_postgres_cache__table_is_unlogged(db: None) -> None:
+    # Counter updates then commit without waiting for a WAL flush; a crash only empties it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpersistence FROM pg_class WHERE oid = %s::regclass",
+            [CacheEntry._meta.db_table],
+        )
+        assert cursor.fetchone() == ("u",)
