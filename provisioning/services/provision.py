@@ -48,8 +48,9 @@ class ProvisioningPermanentError(Exception):
 
 
 def _describe(exc: BaseException) -> str:
-    # Our messages never carry secrets; the type name helps tell DB errors from HTTP ones.
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    # The type name helps tell DB errors from HTTP ones. Our messages carry no secrets;
+    # scrubbing the known ones still keeps a surprising one out of the step row.
+    return redact(f"{type(exc).__name__}: {exc}", _service_tokens())[:2000]
 
 
 def _step_start(project: Project, name: str) -> None:

@@ -153,3 +153,13 @@ def test_no_secret__anywhere_after_the_job_paths(
     for secret in secrets:
         assert tables_containing(secret) == [], secret[:8]
         assert secret not in logged
+
+
+def test_step_error__known_secrets_scrubbed(settings: Any) -> None:
+    from provisioning.services.provision import _describe
+
+    settings.AUTH_SERVICE_TOKEN = "auth-service-token-0123456789"
+    error = _describe(
+        RuntimeError(f"echoed {settings.AUTH_SERVICE_TOKEN} and {settings.SECRET_KEY}")
+    )
+    assert error == "RuntimeError: echoed [redacted] and [redacted]"
