@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,12 @@ from jobs.queue import TASK_FUNC, hand_off
 from jobs.services import enqueue_job
 from jobs.worker import execute_job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        bool(os.environ.get("REDIS_URL")), reason="REDIS_URL is set: django-q2 queues in Redis"
+    ),
+]
 
 
 def job_ids(rows: list[tuple[int, str]] | None) -> list[str]:
