@@ -1,0 +1,43 @@
+"""Writes of the backups app; views, admin actions, schedules and job handlers call these."""
+
+from backups.services.exports import (
+    backup_delete,
+    backup_download_link,
+    backup_download_record,
+    backup_export_run,
+    backup_legal_hold_set,
+    backup_notify_email,
+    backup_retention_run,
+    backup_verify,
+)
+from backups.services.requests import (
+    EXPORT_JOB,
+    IDEMPOTENCY_TTL,
+    VERIFY_JOB,
+    backup_request,
+    backup_verify_request,
+    export_exclusive_key,
+    export_fingerprint,
+    export_payload,
+    export_requests_prune,
+)
+
+__all__ = [
+    "EXPORT_JOB",
+    "IDEMPOTENCY_TTL",
+    "VERIFY_JOB",
+    "backup_delete",
+    "backup_download_link",
+    "backup_download_record",
+    "backup_export_run",
+    "backup_legal_hold_set",
+    "backup_notify_email",
+    "backup_request",
+    "backup_retention_run",
+    "backup_verify",
+    "backup_verify_request",
+    "export_exclusive_key",
+    "export_fingerprint",
+    "export_payload",
+    "export_requests_prune",
+]
