@@ -194,6 +194,8 @@ class ProvisioningProjectAdmin(ProjectAdmin):
                 can_reveal=request.user.has_perm("provisioning.issue_apikey"),
                 can_rotate=self.has_rotate_keys_permission(request)
                 and project.status in ROTATABLE_STATUSES,
+                can_retry_provisioning=self.has_retry_provisioning_permission(request)
+                and project.status == ProjectStatus.PROVISION_FAILED,
                 changelist_url=reverse("admin:controlplane_project_changelist"),
                 action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
             )

@@ -247,6 +247,9 @@ def test_retry_provisioning_action__confirm_requeue_audited(
     change = root.get(reverse("admin:controlplane_project_change", args=[project.pk]))
     assert "Status reason" in change.content.decode()
     assert project.status_reason in change.content.decode()
+    assert 'id="retry-provisioning-form"' in change.content.decode()  # the same action
+    live_page = root.get(reverse("admin:controlplane_project_change", args=[live.pk]))
+    assert 'id="retry-provisioning-form"' not in live_page.content.decode()
     listing = root.get(CHANGELIST).content.decode()
     assert 'value="retry_provisioning"' in listing and "Retry provisioning…" in listing
 
