@@ -239,17 +239,15 @@ class ProvisioningProjectAdmin(ProjectAdmin):
                     messages.WARNING,
                 )
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Rotate API keys",
-            "opts": self.model._meta,
-            "projects": eligible,
-            "skipped": skipped,
-            "form": form,
-            "selected": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, f"{TEMPLATES}/confirm_rotate_keys.html", context)
+        return self._confirm_page(
+            request,
+            queryset,
+            "Rotate API keys",
+            "confirm_rotate_keys.html",
+            eligible,
+            skipped,
+            form,
+        )
 
     @admin.action(description="Retry provisioning…", permissions=["retry_provisioning"])
     def retry_provisioning(
@@ -284,14 +282,35 @@ class ProvisioningProjectAdmin(ProjectAdmin):
                     messages.WARNING,
                 )
             return None
+        return self._confirm_page(
+            request,
+            queryset,
+            "Retry provisioning",
+            "confirm_retry_provisioning.html",
+            eligible,
+            skipped,
+            form,
+        )
+
+    def _confirm_page(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Project],
+        title: str,
+        template: str,
+        projects: list[Project],
+        skipped: int,
+        form: forms.Form,
+    ) -> TemplateResponse:
+        """Render an action's confirmation page: the projects it acts on and its form."""
         context = {
             **self.admin_site.each_context(request),
-            "title": "Retry provisioning",
+            "title": title,
             "opts": self.model._meta,
-            "projects": eligible,
+            "projects": projects,
             "skipped": skipped,
             "form": form,
             "selected": queryset.values_list("pk", flat=True),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, f"{TEMPLATES}/confirm_retry_provisioning.html", context)
+        return TemplateResponse(request, f"{TEMPLATES}/{template}", context)

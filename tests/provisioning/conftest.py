@@ -17,9 +17,11 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
-from controlplane.models import ProjectStatus
+from controlplane.models import Project, ProjectStatus
 from jobs.models import Job
 from jobs.worker import execute_job
+from provisioning.models import ProvisioningStep
+from provisioning.services import project_provision_request
 from tests import factories
 from tests.jobs.conftest import ledger, qcluster  # noqa: F401 (fixtures for e2e tests)
 
@@ -219,3 +221,26 @@ def run_job(job: Job) -> Job:
 def make_due(job: Job) -> None:
     """Make a job waiting for its retry due now (a test-only shortcut past the backoff)."""
     Job.objects.filter(pk=job.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+
+
+ALL_SERVICES = {"auth": True, "realtime": True, "storage": True}
+
+
+def provisioning_steps(project: Project) -> dict[str, tuple[str, int]]:
+    """Return each step of the project's provisioning: name -> (status, attempts)."""
+    return {
+        s.name: (s.status, s.attempts) for s in ProvisioningStep.objects.filter(project=project)
+    }
+
+
+def provision_request(tenants: list[str], **kw: Any) -> tuple[Project, Job]:
+    """Ask for a provisioning (all services unless told); its schema is dropped after the test."""
+    project, job = project_provision_request(
+        slug=kw.pop("slug", unique_slug()),
+        name="Shop",
+        services=kw.pop("services", ALL_SERVICES),
+        actor=None,
+        **kw,
+    )
+    tenants.append(project.schema_name)
+    return project, job

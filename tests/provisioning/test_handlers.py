@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib import import_module
-from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,7 +15,7 @@ from controlplane.services import project_create
 from jobs import execution
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.services import enqueue_job, job_cancel
-from provisioning.models import ApiKey, ProvisioningStep, ServiceRegistration
+from provisioning.models import ApiKey, ServiceRegistration
 from provisioning.schedules import ORPHANS_SCHEDULE, REVEAL_PURGE_SCHEDULE, ensure_schedules
 from provisioning.services import (
     ApiKeyExpired,
@@ -29,8 +28,11 @@ from provisioning.services import (
 )
 from provisioning.services.requests import provision_payload
 from tests.provisioning.conftest import (
+    ALL_SERVICES,
     FakeService,
     make_due,
+    provision_request,
+    provisioning_steps,
     role_exists,
     schema_exists,
     unique_slug,
@@ -38,31 +40,14 @@ from tests.provisioning.conftest import (
 from tests.provisioning.conftest import run_job as run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ALL = {"auth": True, "realtime": True, "storage": True}
-
-
-def steps(project: Project) -> dict[str, tuple[str, int]]:
-    return {
-        s.name: (s.status, s.attempts) for s in ProvisioningStep.objects.filter(project=project)
-    }
-
-
-def request(tenants: list[str], **kw: Any) -> tuple[Project, Job]:
-    project, job = project_provision_request(
-        slug=kw.pop("slug", unique_slug()),
-        name="Shop",
-        services=kw.pop("services", ALL),
-        actor=None,
-        **kw,
-    )
-    tenants.append(project.schema_name)
-    return project, job
 
 
 def enqueue_with_attempts(tenants: list[str], max_attempts: int) -> tuple[Project, Job]:
     project = project_create(slug=unique_slug(), name="Shop")
     tenants.append(project.schema_name)
-    payload = provision_payload(project=project, services=ALL, api_key_count=1, api_key_prefix=None)
+    payload = provision_payload(
+        project=project, services=ALL_SERVICES, api_key_count=1, api_key_prefix=None
+    )
     job = enqueue_job(
         type="provision_project", payload=payload, project=project, max_attempts=max_attempts
     )
@@ -72,7 +57,7 @@ def enqueue_with_attempts(tenants: list[str], max_attempts: int) -> tuple[Projec
 def test_provision_project__success_result_shape(
     committed_tenants: list[str], fake_services: dict[str, FakeService]
 ) -> None:
-    project, job = request(
+    project, job = provision_request(
         committed_tenants, region="eu-west", owner_id="u-1", api_key_count=2, api_key_prefix="sk"
     )
     assert job.status == JobStatus.PENDING and job.project_id == project.pk
@@ -81,7 +66,7 @@ def test_provision_project__success_result_shape(
         "region": "eu-west",
         "owner_id": "u-1",
         "organization_id": "",
-        "services": ALL,
+        "services": ALL_SERVICES,
         "api_keys": {"count": 2, "prefix": "sk"},
     }
     job = run(job)
@@ -118,12 +103,12 @@ def test_provision_project__success_result_shape(
 def test_provision_project__injected_failure_then_retry_resumes(
     committed_tenants: list[str], fake_services: dict[str, FakeService]
 ) -> None:
-    project, job = request(committed_tenants)
+    project, job = provision_request(committed_tenants)
     fake_services["storage"].mode = "fail"
     job = run(job)
     assert job.status == JobStatus.PENDING and job.attempts == 1
     assert "storage service POST /admin/tenants failed" in job.last_error
-    assert steps(project) == {"database": ("done", 1), "services": ("failed", 1)}
+    assert provisioning_steps(project) == {"database": ("done", 1), "services": ("failed", 1)}
     assert Project.objects.get(pk=project.pk).status == ProjectStatus.PROVISIONING
 
     fake_services["storage"].mode = "ok"
@@ -131,7 +116,7 @@ def test_provision_project__injected_failure_then_retry_resumes(
     job = run(job)
     assert job.status == JobStatus.COMPLETED and job.attempts == 2
     # Resumed at the services step: the schema step did not run again, auth was called once.
-    assert steps(project) == {
+    assert provisioning_steps(project) == {
         "database": ("done", 1),
         "services": ("done", 2),
         "api_keys": ("done", 1),
@@ -170,7 +155,7 @@ def test_provision_project__final_failure_compensates(
 def test_provision_project__permanent_error_compensates_at_once(
     committed_tenants: list[str], fake_services: dict[str, FakeService]
 ) -> None:
-    project, job = request(committed_tenants)
+    project, job = provision_request(committed_tenants)
     fake_services["storage"].mode = "refuse"
     job = run(job)
     assert job.status == JobStatus.FAILED and job.attempts == 1 < job.max_attempts
@@ -183,7 +168,7 @@ def test_provision_project__permanent_error_compensates_at_once(
 def test_provision_project__too_many_keys_fails_permanently(
     committed_tenants: list[str], no_services: None
 ) -> None:
-    project, job = request(committed_tenants, services={})
+    project, job = provision_request(committed_tenants, services={})
     for i in range(10):
         api_key_issue(project=project, name=f"early{i}")
     job = run(job)
@@ -208,7 +193,9 @@ def test_provision_project__leaves_a_project_not_provisioning_alone(
 
 def test_provision_project__payload_validated(committed_tenants: list[str]) -> None:
     project = project_create(slug=unique_slug(), name="Shop")
-    good = provision_payload(project=project, services=ALL, api_key_count=1, api_key_prefix=None)
+    good = provision_payload(
+        project=project, services=ALL_SERVICES, api_key_count=1, api_key_prefix=None
+    )
     bad_payloads = [
         {**good, "api_keys": {"count": 11}},
         {**good, "api_keys": {"count": 0}},
@@ -228,16 +215,16 @@ def test_project_provision_request__atomic_with_its_job(
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         project_provision_request(
-            slug=unique_slug(), name="Shop", services=ALL, api_key_count=11, actor=None
+            slug=unique_slug(), name="Shop", services=ALL_SERVICES, api_key_count=11, actor=None
         )
     assert "At most 10 API keys" in str(caught.value)
     # The project row went with the refused job: nothing half-done remains.
     assert not Project.objects.exists() and not Job.objects.exists()
     assert not AuditLog.objects.exists()
     with pytest.raises(ValidationError, match="not a valid project slug"):
-        project_provision_request(slug="Bad Slug", name="Shop", services=ALL, actor=None)
+        project_provision_request(slug="Bad Slug", name="Shop", services=ALL_SERVICES, actor=None)
     with pytest.raises(ValidationError, match="name"):
-        project_provision_request(slug=unique_slug(), name=" ", services=ALL, actor=None)
+        project_provision_request(slug=unique_slug(), name=" ", services=ALL_SERVICES, actor=None)
     assert not Project.objects.exists() and not Job.objects.exists()
 
 
@@ -319,7 +306,7 @@ def test_rotate_key__one_rotation_per_project_and_only_when_live(
 def test_provisioning_orphans_compensate__cancelled_or_lost_jobs(
     committed_tenants: list[str], fake_services: dict[str, FakeService]
 ) -> None:
-    cancelled, cancelled_job = request(committed_tenants)
+    cancelled, cancelled_job = provision_request(committed_tenants)
     job_cancel(job_ids=[cancelled_job.pk], actor=None)
     # A last attempt whose worker died: the rescuer fails the job, the handler never knows.
     lost, lost_job = enqueue_with_attempts(committed_tenants, max_attempts=2)
@@ -331,7 +318,7 @@ def test_provisioning_orphans_compensate__cancelled_or_lost_jobs(
     Job.objects.filter(pk=lost_job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
     assert execution.jobs_rescue_lost() == 1
     assert Job.objects.get(pk=lost_job.pk).status == JobStatus.FAILED
-    waiting, _ = request(committed_tenants)
+    waiting, _ = provision_request(committed_tenants)
 
     assert provisioning_orphans_compensate() == 2
     statuses = dict(Project.objects.values_list("pk", "status"))

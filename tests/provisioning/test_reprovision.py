@@ -17,7 +17,6 @@ from provisioning.models import ApiKey, ProvisioningStep, ServiceRegistration
 from provisioning.selectors import tenant_password
 from provisioning.services import (
     api_key_reveal_consume,
-    project_provision_request,
     project_reprovision,
     provision_project_compensate,
 )
@@ -26,6 +25,8 @@ from tests.provisioning.conftest import (
     FakeService,
     connect_as,
     make_due,
+    provision_request,
+    provisioning_steps,
     role_exists,
     run_job,
     schema_exists,
@@ -33,21 +34,6 @@ from tests.provisioning.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ALL = {"auth": True, "realtime": True, "storage": True}
-
-
-def steps(project: Project) -> dict[str, tuple[str, int]]:
-    return {
-        s.name: (s.status, s.attempts) for s in ProvisioningStep.objects.filter(project=project)
-    }
-
-
-def request(tenants: list[str], **kw: Any) -> tuple[Project, Job]:
-    project, job = project_provision_request(
-        slug=unique_slug(), name="Shop", services=kw.pop("services", ALL), actor=None, **kw
-    )
-    tenants.append(project.schema_name)
-    return project, job
 
 
 def run_until_done(job: Job) -> Job:
@@ -61,7 +47,7 @@ def run_until_done(job: Job) -> Job:
 
 def failed_project(tenants: list[str], fake: FakeService, **kw: Any) -> tuple[Project, Job]:
     """Return a project whose provisioning failed for good because `fake` answers HTTP 500."""
-    project, job = request(tenants, **kw)
+    project, job = provision_request(tenants, **kw)
     fake.mode = "fail"
     job = run_until_done(job)
     assert job.status == JobStatus.FAILED, job.status
@@ -97,7 +83,7 @@ def test_reprovision__failed_service_fixed_then_active(
     assert job.payload == old.payload
     assert job.payload["api_keys"] == {"count": 2, "prefix": "sk"}
     assert Project.objects.get(pk=project.pk).status == ProjectStatus.PROVISIONING
-    assert {status for status, _ in steps(project).values()} == {"pending"}
+    assert {status for status, _ in provisioning_steps(project).values()} == {"pending"}
     audit = AuditLog.objects.get(action="project.reprovision", target_id=project.slug)
     assert (audit.actor_label, audit.reason) == ("operator", "storage is back")
     assert audit.details["job_id"] == str(job.pk)
@@ -110,7 +96,7 @@ def test_reprovision__failed_service_fixed_then_active(
     assert project.status == ProjectStatus.ACTIVE and project.status_reason == ""
     assert schema_exists(project.schema_name) and role_exists(project.schema_name)
     # Every step ran again, from the start (services after its three failed attempts).
-    assert steps(project) == {
+    assert provisioning_steps(project) == {
         "database": ("done", 2),
         "services": ("done", 4),
         "api_keys": ("done", 1),
@@ -134,7 +120,7 @@ def test_reprovision__refuses_other_statuses_and_no_reason(
     committed_tenants: list[str], no_services: None
 ) -> None:
     active = factories.project(slug=unique_slug())
-    provisioning, _ = request(committed_tenants, services={})
+    provisioning, _ = provision_request(committed_tenants, services={})
     for project, status in ((active, "ACTIVE"), (provisioning, "PROVISIONING")):
         with pytest.raises(ValidationError, match=f"is {status}; only a project whose"):
             project_reprovision(project=project, actor=None, reason="try again")
@@ -235,7 +221,7 @@ def test_retry_provisioning_action__confirm_requeue_audited(
 ) -> None:
     storage = fake_services["storage"]
     storage.mode = "refuse"  # HTTP 403: fails for good at the first attempt
-    project, old = request(committed_tenants)
+    project, old = provision_request(committed_tenants)
     assert run_job(old).status == JobStatus.FAILED
     project.refresh_from_db()
     assert project.status == ProjectStatus.PROVISION_FAILED
