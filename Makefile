@@ -59,4 +59,6 @@ format: venv
 clean:
 	-$(PY) -m controlplane.embedded_pg stop
 	-$(PY) -m controlplane.embedded_pg stop --dir $(TEST_PG_DIR)
+	@# A cluster whose socket path would be too long lives in a /tmp twin (see embedded_pg).
+	-find .embedded -name runtime -type l -exec sh -c 'rm -rf "$$(readlink -f "$$1")"' _ {} \;
 	rm -rf .embedded .static .media
