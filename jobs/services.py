@@ -35,6 +35,19 @@ class JobSpec:
     scheduled_at: datetime | None = None
 
 
+def _validated_max_attempts(type: str, payload: dict[str, Any]) -> int:
+    """Validate the payload against the type's handler; return the type's max_attempts."""
+    handler = get_handler(type)
+    handler.validate(payload)
+    return handler.max_attempts
+
+
+def _check_attempts(attempts: int) -> int:
+    if attempts < 1:
+        raise ValidationError({"max_attempts": "At least one attempt is needed."})
+    return attempts
+
+
 def _build(
     *,
     type: str,
@@ -46,11 +59,8 @@ def _build(
     idempotency_key: str | None = None,
     exclusive_key: str | None = None,
 ) -> Job:
-    spec = get_handler(type)
-    spec.validate(payload)
-    attempts = max_attempts if max_attempts is not None else spec.max_attempts
-    if attempts < 1:
-        raise ValidationError({"max_attempts": "At least one attempt is needed."})
+    default_attempts = _validated_max_attempts(type, payload)
+    attempts = _check_attempts(max_attempts if max_attempts is not None else default_attempts)
     now = timezone.now()
     return Job(
         type=type,
@@ -167,12 +177,11 @@ def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
     for spec in jobs:
         payload = json.dumps(spec.payload, sort_keys=True)
         if (spec.type, payload) not in defaults:
-            handler = get_handler(spec.type)
-            handler.validate(spec.payload)
-            defaults[spec.type, payload] = handler.max_attempts
-        attempts = defaults[spec.type, payload] if spec.max_attempts is None else spec.max_attempts
-        if attempts < 1:
-            raise ValidationError({"max_attempts": "At least one attempt is needed."})
+            defaults[spec.type, payload] = _validated_max_attempts(spec.type, spec.payload)
+        default_attempts = defaults[spec.type, payload]
+        attempts = _check_attempts(
+            default_attempts if spec.max_attempts is None else spec.max_attempts
+        )
         ids.append(uuid.uuid4())
         columns["types"].append(spec.type)
         columns["payloads"].append(payload)

@@ -66,6 +66,11 @@ def _enqueue_export(project: Project, payload: dict[str, Any]) -> Job:
     )
 
 
+def _expired_before(now: datetime | None = None) -> datetime:
+    """Return the creation time before which (inclusive) a key record has expired."""
+    return (now or timezone.now()) - IDEMPOTENCY_TTL
+
+
 def _answered(project: Project, key: str, fingerprint: str) -> Job | None:
     """Return the job recorded for the key (None if none or expired); raise on another body.
 
@@ -78,7 +83,7 @@ def _answered(project: Project, key: str, fingerprint: str) -> Job | None:
     )
     if record is None:
         return None
-    if record.created_at <= timezone.now() - IDEMPOTENCY_TTL:
+    if record.created_at <= _expired_before():
         record.delete()
         return None
     if record.body_sha256 != fingerprint:
@@ -163,8 +168,7 @@ def _backup_request(
 
 def export_requests_prune(*, now: datetime | None = None) -> int:
     """Delete Idempotency-Key records older than IDEMPOTENCY_TTL; return how many."""
-    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
-    deleted, _ = ExportRequest.objects.filter(created_at__lte=cutoff).delete()
+    deleted, _ = ExportRequest.objects.filter(created_at__lte=_expired_before(now)).delete()
     return deleted
 
 
