@@ -328,7 +328,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's defaults give these loggers handlers of their own as well as propagating
+        # to ours, so each line printed twice (once bare); here they print once, formatted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # --- app settings (each app appends its own block below, prefixed JOBS_/BACKUPS_/...) ------
