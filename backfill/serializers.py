@@ -38,7 +38,8 @@ class ScheduleInput(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
     force_retry = serializers.BooleanField(default=False)
     year_range = YearRangeInput(
-        required=False, help_text=f"Inclusive, either order; defaults to {LAST_YEAR} down to {FIRST_YEAR}."
+        required=False,
+        help_text=f"Inclusive, either order; defaults to {LAST_YEAR} down to {FIRST_YEAR}.",
     )
 
 

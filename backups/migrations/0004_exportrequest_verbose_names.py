@@ -4,14 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backups', '0003_export_request'),
+        ("backups", "0003_export_request"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='exportrequest',
-            options={'ordering': ['-created_at'], 'verbose_name': 'Idempotency-Key record', 'verbose_name_plural': 'Idempotency-Key records'},
+            name="exportrequest",
+            options={
+                "ordering": ["-created_at"],
+                "verbose_name": "Idempotency-Key record",
+                "verbose_name_plural": "Idempotency-Key records",
+            },
         ),
     ]
