@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
+from jobs.errors import PermanentJobError
+
 REDACTED = "[redacted]"
 # Credentials that may sit in a URL's query string or a header echoed back in an error.
 _CREDENTIAL_PARAM = re.compile(
@@ -18,7 +20,7 @@ class ProcessorError(Exception):
     """A month could not be processed this time; it is retried later."""
 
 
-class PermanentProcessorError(ProcessorError):
+class PermanentProcessorError(ProcessorError, PermanentJobError):
     """A month cannot be processed until someone changes the configuration."""
 
 

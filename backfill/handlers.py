@@ -30,6 +30,7 @@ from backfill.models import (
 )
 from backfill.protocol import MonthProcessor
 from backfill.providers import provider_configs
+from backfill.schedules import SCHEDULE_JOB, backfill_schedule_tick
 from jobs.context import JobContext
 from jobs.errors import PermanentJobError
 from jobs.registry import job_handler
@@ -88,3 +89,9 @@ def backfill_month(ctx: JobContext) -> dict[str, Any]:
             f"backfill {year}-{month:02d} is now {outcome['outcome']}: {outcome['error']}"
         )
     return outcome
+
+
+@job_handler(SCHEDULE_JOB, housekeeping=True)
+def schedule_pass(ctx: JobContext) -> dict[str, int]:
+    """Run one scheduling pass (BACKFILL_SCHEDULE_BATCH_SIZE, _MAX_MONTHS)."""
+    return backfill_schedule_tick()

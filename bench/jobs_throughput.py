@@ -225,7 +225,7 @@ class Ours:
         started = time.perf_counter()
         for _ in range(n):
             with wrap():
-                enqueue_job(type=NOOP_TYPE, payload={})
+                enqueue_job(type=NOOP_TYPE, payload={})[0]
         seconds = time.perf_counter() - started
         how = "each in a caller's transaction" if in_transaction else "standalone (autocommit)"
         log(f"enqueue_job x{n}, {how}: {seconds:.2f} s ({n / seconds:.0f}/s)")
@@ -257,7 +257,7 @@ class Ours:
         self.reset()
         proc = self.qcluster("ours-latency")
         try:
-            enqueue_job(type=NOOP_TYPE, payload={})  # warm-up: wait until the cluster runs
+            enqueue_job(type=NOOP_TYPE, payload={})[0]  # warm-up: wait until the cluster runs
             wait_done(self.completed, 1, time.perf_counter(), timeout=60)
             time.sleep(1.0)
             commits: dict[Any, Any] = {}
@@ -270,7 +270,7 @@ class Ours:
                 with transaction.atomic():
                     # Registered first, so it runs at commit, before the hand-off callback.
                     transaction.on_commit(committed)
-                    job = enqueue_job(type=NOOP_TYPE, payload={})
+                    job = enqueue_job(type=NOOP_TYPE, payload={})[0]
                 commits[job.pk] = stamp[0]
                 time.sleep(0.05)
             wait_done(self.completed, 1 + pickups, time.perf_counter(), timeout=60)
@@ -279,7 +279,7 @@ class Ours:
             due_ids = []
             for _ in range(due):
                 at = timezone.now() + timedelta(seconds=random.uniform(1, 3))
-                due_ids.append(enqueue_job(type=NOOP_TYPE, payload={}, scheduled_at=at).pk)
+                due_ids.append(enqueue_job(type=NOOP_TYPE, payload={}, scheduled_at=at)[0].pk)
                 time.sleep(0.02)
             wait_done(self.completed, 1 + pickups + due, time.perf_counter(), timeout=60)
             rows = Job.objects.filter(pk__in=due_ids).values_list("scheduled_at", "started_at")

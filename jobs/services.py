@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from controlplane.models import Project
 from controlplane.services import audit_log_record
+from jobs import engine
 from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 from jobs.registry import get_handler
 
@@ -87,8 +88,10 @@ def enqueue_job(
     idempotency_key: str | None = None,
     idempotency_ttl: timedelta | None = None,
     exclusive_key: str | None = None,
-) -> Job:
-    """Write a job in the caller's transaction; the dispatcher hands it to django-q2.
+) -> tuple[Job, bool]:
+    """Write a job in the caller's transaction; return (job, created) like get_or_create.
+
+    The dispatcher hands a new job to the engine.
 
     The INSERT wakes the dispatchers (a trigger NOTIFYs them, delivered at commit), so a due
     job reaches a worker about as fast as a direct hand-off would, and a rolled-back
@@ -97,7 +100,7 @@ def enqueue_job(
     With `idempotency_key`, an existing job of the same type and project is returned instead
     (for `idempotency_ttl` after its creation, when given; an older one releases the key).
     With `exclusive_key`, an active job of the same type holding that key is returned instead.
-    Callers tell a returned existing job from a new one by comparing `created_at` or ids.
+    `created` is False whenever an existing job is returned.
     """
     job = _build(
         type=type,
@@ -121,7 +124,7 @@ def enqueue_job(
     else:
         existing = _find_existing(job)
         if existing is not None:
-            return existing
+            return existing, False
         try:
             with transaction.atomic():  # a savepoint: losing a race must not poison the caller
                 job.save(force_insert=True)
@@ -129,8 +132,8 @@ def enqueue_job(
             existing = _find_existing(job)
             if existing is None:
                 raise
-            return existing
-    return job
+            return existing, False
+    return job, True
 
 
 def _find_existing(job: Job) -> Job | None:
@@ -166,7 +169,7 @@ def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
     """Write many jobs with one INSERT and return their ids, in order.
 
     Each distinct (type, payload) is validated once. The dispatcher hands the jobs to
-    django-q2 in batches (the INSERT wakes it, see enqueue_job).
+    the engine in batches (the INSERT wakes it, see enqueue_job).
     """
     ids: list[uuid.UUID] = []
     columns: dict[str, list[Any]] = {
@@ -287,9 +290,7 @@ def job_run_now(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reaso
 
 
 def jobs_prune() -> int:
-    """Delete finished jobs past retention, and django-q2's own task rows past it too."""
-    from django_q.models import Task
-
+    """Delete finished jobs past retention, and the engine's own task rows past it too."""
     now = timezone.now()
     done_before = now - timedelta(days=settings.JOBS_RETENTION_DAYS)
     failed_before = now - timedelta(days=settings.JOBS_FAILED_RETENTION_DAYS)
@@ -297,16 +298,5 @@ def jobs_prune() -> int:
         Q(status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], completed_at__lt=done_before)
         | Q(status=JobStatus.FAILED, completed_at__lt=failed_before)
     ).delete()
-    Task.objects.filter(stopped__lt=done_before).delete()
+    engine.task_rows_prune(before=done_before)
     return deleted
-
-
-def schedule_ensure(
-    *, name: str, func: str, schedule_type: str, minutes: int | None = None
-) -> None:
-    """Create or update one django-q2 schedule by name (idempotent; for apps' schedules.py)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=name, defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes}
-    )

@@ -135,9 +135,9 @@ def test_job__duplicate_delivery_and_stale_job_do_nothing(server: FakeServer) ->
 
 def test_job__malformed_payload_is_refused_then_fails_without_retry() -> None:
     with pytest.raises(ValidationError):
-        enqueue_job(type="backfill_month", payload={**PAYLOAD, "month": 13})
+        enqueue_job(type="backfill_month", payload={**PAYLOAD, "month": 13})[0]
     with pytest.raises(ValidationError):
-        enqueue_job(type="backfill_month", payload={"year": 2024, "month": 3})
+        enqueue_job(type="backfill_month", payload={"year": 2024, "month": 3})[0]
     assert not Job.objects.exists()
 
     # A row that bypassed enqueue (written by hand) fails on its first attempt.
