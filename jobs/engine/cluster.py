@@ -58,16 +58,19 @@ def _sentinel_main(stop_event: Any, start_event: Any, cluster_id: uuid.UUID) -> 
 
 def wait_for_database(*, should_stop: Callable[[], bool], log_every: float = 5.0) -> bool:
     """Block until the default database answers (backing off); False if told to stop first."""
-    delay, waited_since, last_log = 0.2, time.monotonic(), 0.0
+    delay, waited_since, last_log, failed = 0.2, time.monotonic(), 0.0, False
     while True:
         try:
             connection.ensure_connection()
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-            if time.monotonic() - waited_since > 1:
-                logger.info("The database is reachable; starting the cluster")
+            if failed:
+                logger.info(
+                    "The database is reachable after %.0f s", time.monotonic() - waited_since
+                )
             return True
         except DatabaseError as exc:
+            failed = True
             connection.close()
             now = time.monotonic()
             if now - last_log >= log_every:
