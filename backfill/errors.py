@@ -16,6 +16,10 @@ _CREDENTIAL_PARAM = re.compile(
 )
 
 
+class MalformedPayload(PermanentJobError, ValueError):
+    """A `backfill_month` payload that no attempt could ever process."""
+
+
 class ProcessorError(Exception):
     """A month could not be processed this time; it is retried later."""
 

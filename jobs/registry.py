@@ -31,6 +31,9 @@ class HandlerSpec:
     retry: RetryPolicy
     # Recurring upkeep (a schedule's job), told apart from the product's work in the console.
     housekeeping: bool = False
+    # Called by jobs.services.job_retry with the ids it retried, inside its transaction, so
+    # records derived from the job (a backfill month) follow the retry at once.
+    on_retry: Callable[[list[Any]], Any] | None = None
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -68,6 +71,7 @@ def job_handler(
     timeout: float | None = None,
     retry: RetryPolicy = DEFAULT_POLICY,
     housekeeping: bool = False,
+    on_retry: Callable[[list[Any]], Any] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
@@ -85,6 +89,7 @@ def job_handler(
             timeout=timeout if timeout is not None else settings.JOBS_DEFAULT_TIMEOUT,
             retry=retry,
             housekeeping=housekeeping,
+            on_retry=on_retry,
         )
         return func
 
@@ -97,6 +102,11 @@ def get_handler(type: str) -> HandlerSpec:
         return _registry[type]
     except KeyError:
         raise ValidationError({"type": f"Unknown job type {type!r}."}) from None
+
+
+def find_handler(type: str) -> HandlerSpec | None:
+    """Return the spec of job `type`, or None for a type no longer registered."""
+    return _registry.get(type)
 
 
 def registered_types() -> list[str]:

@@ -21,7 +21,7 @@ from controlplane.models import Project
 from controlplane.services import audit_log_record
 from jobs import engine
 from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
-from jobs.registry import get_handler
+from jobs.registry import find_handler, get_handler
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class JobSpec:
     priority: int = 0
     max_attempts: int | None = None
     scheduled_at: datetime | None = None
+    exclusive_key: str | None = None
 
 
 def _validated_max_attempts(type: str, payload: dict[str, Any]) -> int:
@@ -155,27 +156,29 @@ def _find_existing(job: Job) -> Job | None:
 # are nullable and start NULL; the rest start as a new Job's defaults.
 _BULK_INSERT_SQL = """
 INSERT INTO jobs_job (id, type, payload, project_id, priority, max_attempts, scheduled_at,
-                      status, attempts, created_at, updated_at, last_error, worker)
+                      exclusive_key, status, attempts, created_at, updated_at, last_error, worker)
 SELECT id, type, payload, project_id, priority, max_attempts, coalesce(scheduled_at, now()),
-       %(status)s, 0, now(), now(), '', ''
+       exclusive_key, %(status)s, 0, now(), now(), '', ''
   FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(payloads)s::jsonb[],
               %(projects)s::bigint[], %(priorities)s::smallint[], %(max_attempts)s::smallint[],
-              %(scheduled)s::timestamptz[])
-       AS job(id, type, payload, project_id, priority, max_attempts, scheduled_at)
+              %(scheduled)s::timestamptz[], %(exclusive_keys)s::text[])
+       AS job(id, type, payload, project_id, priority, max_attempts, scheduled_at, exclusive_key)
 """
 
 
 def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
     """Write many jobs with one INSERT and return their ids, in order.
 
-    Each distinct (type, payload) is validated once. The dispatcher hands the jobs to
-    the engine in batches (the INSERT wakes it, see enqueue_job).
+    Each distinct (type, payload) is validated once. An exclusive key an active job already
+    holds fails the whole INSERT (IntegrityError): callers exclude such keys beforehand.
+    The dispatcher hands the jobs to the engine in batches (the INSERT wakes it).
     """
     ids: list[uuid.UUID] = []
     columns: dict[str, list[Any]] = {
         name: [] for name in ("types", "payloads", "projects", "priorities", "max_attempts")
     }
     scheduled: list[datetime | None] = []
+    exclusive_keys: list[str | None] = []
     defaults: dict[tuple[str, str], int] = {}  # (type, payload JSON) -> default max_attempts
     for spec in jobs:
         payload = json.dumps(spec.payload, sort_keys=True)
@@ -192,11 +195,18 @@ def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
         columns["priorities"].append(spec.priority)
         columns["max_attempts"].append(attempts)
         scheduled.append(spec.scheduled_at)
+        exclusive_keys.append(spec.exclusive_key)
     if ids:
         with connection.cursor() as cursor:
             cursor.execute(
                 _BULK_INSERT_SQL,
-                {"status": JobStatus.PENDING, "ids": ids, "scheduled": scheduled, **columns},
+                {
+                    "status": JobStatus.PENDING,
+                    "ids": ids,
+                    "scheduled": scheduled,
+                    "exclusive_keys": exclusive_keys,
+                    **columns,
+                },
             )
     return ids
 
@@ -233,12 +243,14 @@ def job_cancel(
     return cancelled, requested
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # not durable: a caller's retry of its own records shares the transaction
 def job_retry(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason: str = "") -> int:
-    """Put failed or cancelled jobs back to pending now, allowing one more attempt.
+    """Put failed or cancelled jobs back to pending now, with a fresh budget of attempts.
 
+    The budget is the type's max_attempts again, counted from the attempts made so far.
     An exclusive key admits one active job: a job whose key an active job holds (or an
-    earlier job of this call takes) stays as it is.
+    earlier job of this call takes) stays as it is. Each type's `on_retry` hook (see
+    jobs.registry) then gets its retried ids, in this transaction.
     """
     candidates = Job.objects.filter(pk__in=list(job_ids), status__in=RETRYABLE_STATUSES)
     rows = list(
@@ -255,23 +267,28 @@ def job_retry(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason:
             exclusive_key__in={key for _, key in keys},
         ).values_list("type", "exclusive_key")
     }
-    ids = []
+    by_type: dict[str, list[Any]] = {}
     for pk, type_, key in rows:
         if key is not None:
             if (type_, key) in held:
                 continue
             held.add((type_, key))
-        ids.append(pk)
-    changed = Job.objects.filter(pk__in=ids, status__in=RETRYABLE_STATUSES).update(
-        status=JobStatus.PENDING,
-        max_attempts=F("attempts") + 1,
-        scheduled_at=Now(),
-        completed_at=None,
-        cancel_requested_at=None,
-        handed_off_at=None,  # wakes the dispatchers (see enqueue_job)
-        updated_at=Now(),
-    )
-    _audit(actor, "job.retry", ids, reason)
+        by_type.setdefault(type_, []).append(pk)
+    changed = 0
+    for type_, ids in by_type.items():
+        spec = find_handler(type_)
+        changed += Job.objects.filter(pk__in=ids, status__in=RETRYABLE_STATUSES).update(
+            status=JobStatus.PENDING,
+            max_attempts=F("attempts") + (spec.max_attempts if spec else 1),
+            scheduled_at=Now(),
+            completed_at=None,
+            cancel_requested_at=None,
+            handed_off_at=None,  # wakes the dispatchers (see enqueue_job)
+            updated_at=Now(),
+        )
+        if spec is not None and spec.on_retry is not None:
+            spec.on_retry(ids)
+        _audit(actor, "job.retry", ids, reason)
     return changed
 
 

@@ -159,12 +159,13 @@ def test_bulk__an_invalid_spec_writes_nothing() -> None:
     assert enqueue_jobs_bulk(jobs=[]) == []
 
 
-def test_retry__failed_job_gets_one_more_attempt_and_audit(staff_user: Any) -> None:
+def test_retry__failed_job_gets_a_fresh_budget_and_audit(staff_user: Any) -> None:
     job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)[0]
     execute_job(str(job.pk))
     assert job_retry(job_ids=[job.pk], actor=staff_user, reason="fixed upstream") == 1
     job.refresh_from_db()
-    assert job.status == JobStatus.PENDING and job.max_attempts == 2 and job.completed_at is None
+    # A fresh budget: the type's 5 attempts again, counted from the one made.
+    assert job.status == JobStatus.PENDING and job.max_attempts == 6 and job.completed_at is None
     audit = AuditLog.objects.get(action="job.retry")
     assert (audit.target_id, audit.reason, audit.actor_label) == (
         str(job.pk),
