@@ -17,10 +17,11 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from backfill.attempts import backfill_month_attempt_failed, failed_attempts
 from backfill.errors import QuotaExhausted
 from backfill.models import BackfillLog, BackfillStatus
 from backfill.protocol import MonthProcessor, ProviderUsage
-from backfill.services import backfill_month_attempt_failed, error_text, failed_attempts
+from backfill.services import error_text
 from jobs.errors import JobTimeout, PermanentJobError
 
 logger = logging.getLogger("backfill")

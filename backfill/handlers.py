@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from backfill.attempts import backfill_months_job_retried
 from backfill.catalogue import BookCatalogueProcessor
 from backfill.consumer import backfill_month_process
 from backfill.errors import MalformedPayload
@@ -28,7 +29,6 @@ from backfill.models import (
 from backfill.protocol import MonthProcessor
 from backfill.providers import provider_configs
 from backfill.schedules import SCHEDULE_JOB, backfill_schedule_tick
-from backfill.services import backfill_months_job_retried
 from jobs.context import JobContext
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
