@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 from rest_framework import serializers
 
 from backfill.attempts import backfill_months_job_retried
@@ -24,6 +25,7 @@ from backfill.models import (
     MAX_RETRIES,
     YEAR_MAX,
     YEAR_MIN,
+    BackfillLog,
     PromptVariant,
 )
 from backfill.protocol import MonthProcessor
@@ -72,6 +74,18 @@ def backfill_month_run(
     )
 
 
+def backfill_month_subject(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return the admin page of the payload's month and its label (None if it is gone)."""
+    try:
+        year, month = int(payload["year"]), int(payload["month"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    pk = BackfillLog.objects.filter(year=year, month=month).values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    return reverse("admin:backfill_backfilllog_change", args=[pk]), f"Backfill {year}-{month:02d}"
+
+
 @job_handler(
     BACKFILL_MONTH_JOB,
     payload=BackfillMonthPayload,
@@ -79,6 +93,7 @@ def backfill_month_run(
     timeout=settings.BACKFILL_JOB_TIMEOUT,
     retry=BACKFILL_RETRY,
     on_retry=backfill_months_job_retried,
+    subject=backfill_month_subject,
 )
 def backfill_month(ctx: JobContext) -> dict[str, Any]:
     """Process the payload's month; a failure propagates, so the job's policy retries it."""

@@ -34,6 +34,8 @@ class HandlerSpec:
     # Called by jobs.services.job_retry with the ids it retried, inside its transaction, so
     # records derived from the job (a backfill month) follow the retry at once.
     on_retry: Callable[[list[Any]], Any] | None = None
+    # What a job works on, for the console: payload -> (admin URL, label), or None.
+    subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -72,6 +74,7 @@ def job_handler(
     retry: RetryPolicy = DEFAULT_POLICY,
     housekeeping: bool = False,
     on_retry: Callable[[list[Any]], Any] | None = None,
+    subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
@@ -90,6 +93,7 @@ def job_handler(
             retry=retry,
             housekeeping=housekeeping,
             on_retry=on_retry,
+            subject=subject,
         )
         return func
 
