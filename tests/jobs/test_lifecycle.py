@@ -12,7 +12,8 @@ from psycopg import sql
 
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
 from jobs.services import enqueue_job
-from tests.jobs.conftest import test_database_url, wait_until
+from tests.jobs.conftest import test_database_url as database_url
+from tests.jobs.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 GRACE = 10
@@ -74,7 +75,7 @@ def set_connections(allowed: bool) -> None:
     """Let new connections into the test database, or refuse them (the open ones stay)."""
     name = connection.settings_dict["NAME"]
     # Not from a session of that database: PostgreSQL refuses to lock out the current one.
-    other = test_database_url().rsplit("/", 1)[0] + "/postgres"
+    other = database_url().rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(other, autocommit=True) as admin:
         admin.execute(
             sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
