@@ -1,4 +1,12 @@
-"""The `backfill_month` consumer service: run a processor on a claimed month, record the outcome."""
+"""The `backfill_month` consumer: run a processor on one attempt of a month's job.
+
+The month's state is written from its job's attempt, so month, job and grid agree:
+an attempt starts -> `processing`; it succeeds -> `completed`; a provider's quota is out
+-> back to `pending` (the job completes, the scheduler claims the month again later); it
+fails -> `retry` with retry_count = the budget's failed attempts while attempts remain,
+else `failed` (at MAX_RETRIES, or at once for a PermanentProcessorError), and the error
+propagates so the job retries (or fails) by its own policy.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +17,22 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
-from backfill.errors import PermanentProcessorError, QuotaExhausted
+from backfill.attempts import backfill_month_attempt_failed, failed_attempts
+from backfill.errors import QuotaExhausted
 from backfill.models import BackfillLog, BackfillStatus
 from backfill.protocol import MonthProcessor, ProviderUsage
-from backfill.services import backfill_month_count_failure, error_text
+from backfill.services import error_text
+from jobs.errors import JobTimeout, PermanentJobError
 
 logger = logging.getLogger("backfill")
+# A month an attempt may (re)start: the claim made it `processing`; a retry left it in
+# `retry`; a job retried by staff reset it to `pending`; a lost attempt left `processing`.
+STARTABLE = (
+    BackfillStatus.PROCESSING,
+    BackfillStatus.RETRY,
+    BackfillStatus.PENDING,
+    BackfillStatus.FAILED,
+)
 
 
 def _usage_increments(usage: ProviderUsage) -> dict[str, Any]:
@@ -41,28 +59,33 @@ def backfill_month_process(
     batch_size: int,
     prompt_variant: str,
     processor: MonthProcessor,
-    job_id: uuid.UUID | None = None,
+    job_id: uuid.UUID,
+    attempt: int = 1,
+    max_attempts: int = 1,
 ) -> dict[str, Any]:
-    """Process a `processing` month and move it to its next state; return a JSON-able outcome.
+    """Run attempt `attempt` of job `job_id` on its month; return a JSON-able outcome.
 
-    A month not in `processing` (a duplicate or stale delivery) is left alone. With `job_id`,
-    a delivery from a job other than the month's last one is stale too.
+    A month whose job is another one (a stale or duplicate delivery) is left alone. A failed
+    attempt records the month's new state, then raises (the job's policy decides the rest).
     """
     # No transaction around the whole: provider calls must never hold one open. Each
-    # outcome is a single conditional UPDATE fenced on `processing`.
-    log = BackfillLog.objects.filter(year=year, month=month).values("pk", "status", "last_job_id")
-    row = log.first()
-    if row is None or row["status"] != BackfillStatus.PROCESSING:
+    # state change is a single conditional UPDATE fenced on this job.
+    now = timezone.now()
+    mine = BackfillLog.objects.filter(year=year, month=month, last_job_id=job_id)
+    started = mine.filter(status__in=STARTABLE).update(
+        status=BackfillStatus.PROCESSING,
+        retry_count=failed_attempts(attempt - 1, max_attempts),
+        started_at=now,
+        updated_at=now,
+        **({"last_retry_at": now} if attempt > 1 else {}),
+    )
+    if not started:
+        row = BackfillLog.objects.filter(year=year, month=month).values("status").first()
         return {"outcome": "skipped", "status": row["status"] if row else None}
-    if job_id is not None and row["last_job_id"] not in (None, job_id):
-        return {"outcome": "skipped", "status": row["status"], "reason": "stale job"}
-    pk = row["pk"]
-    # Fence every outcome on this job too: if the month was reset and claimed again meanwhile,
-    # this delivery's result belongs to nobody.
-    fence = job_id if job_id is not None and row["last_job_id"] is not None else None
-    current = BackfillLog.objects.filter(pk=pk, status=BackfillStatus.PROCESSING)
-    if fence is not None:
-        current = current.filter(last_job_id=fence)
+    pk = mine.values_list("pk", flat=True).get()
+    current = BackfillLog.objects.filter(
+        pk=pk, status=BackfillStatus.PROCESSING, last_job_id=job_id
+    )
     usage = ProviderUsage()
     try:
         result = processor.process(
@@ -75,6 +98,7 @@ def backfill_month_process(
     except QuotaExhausted as exc:
         changed = current.update(
             status=BackfillStatus.PENDING,
+            retry_count=0,
             error_message=error_text(exc),
             updated_at=timezone.now(),
             **_usage_increments(usage),
@@ -82,18 +106,19 @@ def backfill_month_process(
         logger.info("backfill %s-%02d deferred: %s quota", year, month, exc.provider)
         outcome = "deferred" if changed else "superseded"
         return {"outcome": outcome, "deferred": "quota", "provider": exc.provider, **_calls(usage)}
-    except Exception as exc:
-        message = error_text(exc)
-        status = backfill_month_count_failure(
+    except (Exception, JobTimeout) as exc:
+        message = "Timed out." if isinstance(exc, JobTimeout) else error_text(exc)
+        status = backfill_month_attempt_failed(
             pk=pk,
+            job_id=job_id,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            permanent=isinstance(exc, PermanentJobError),
             message=message,
-            now=timezone.now(),
-            permanent=isinstance(exc, PermanentProcessorError),
             extra=_usage_increments(usage),
-            job_id=fence,
         )
-        logger.warning("backfill %s-%02d failed: %s", year, month, message)
-        return {"outcome": status or "superseded", "error": message, **_calls(usage)}
+        logger.warning("backfill %s-%02d attempt %s: %s, %s", year, month, attempt, status, message)
+        raise
     now = timezone.now()
     changed = current.update(
         status=BackfillStatus.COMPLETED,

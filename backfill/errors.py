@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
+from jobs.errors import PermanentJobError
+
 REDACTED = "[redacted]"
 # Credentials that may sit in a URL's query string or a header echoed back in an error.
 _CREDENTIAL_PARAM = re.compile(
@@ -14,11 +16,15 @@ _CREDENTIAL_PARAM = re.compile(
 )
 
 
+class MalformedPayload(PermanentJobError, ValueError):
+    """A `backfill_month` payload that no attempt could ever process."""
+
+
 class ProcessorError(Exception):
     """A month could not be processed this time; it is retried later."""
 
 
-class PermanentProcessorError(ProcessorError):
+class PermanentProcessorError(ProcessorError, PermanentJobError):
     """A month cannot be processed until someone changes the configuration."""
 
 

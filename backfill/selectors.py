@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
 from backfill.models import BACKFILL_MONTH_JOB, BackfillLog, BackfillStatsDelta, BackfillStatus
-from jobs.models import Job
+from jobs.models import ACTIVE_STATUSES, Job
 
 RECENT_ACTIVITY_LIMIT = 20
 COUNTERS = ("books_generated", "isbns_resolved", "gemini_calls", "xai_calls", "isbndb_calls")
@@ -32,11 +32,17 @@ ACTIVITY_FIELDS = (
 def backfill_candidates(
     *, statuses: Sequence[str], year_range: tuple[int, int]
 ) -> QuerySet[BackfillLog]:
-    """Return the months in `statuses` within `year_range`, newest first."""
+    """Return the months in `statuses` within `year_range` without an active job, newest first.
+
+    A month's job is its last_job (and holds the month's exclusive key): while it is pending
+    or running, the job itself retries the month.
+    """
     start, end = year_range
-    return BackfillLog.objects.filter(
-        status__in=list(statuses), year__gte=start, year__lte=end
-    ).order_by("-year", "-month")
+    return (
+        BackfillLog.objects.filter(status__in=list(statuses), year__gte=start, year__lte=end)
+        .exclude(Exists(Job.objects.filter(pk=OuterRef("last_job_id"), status__in=ACTIVE_STATUSES)))
+        .order_by("-year", "-month")
+    )
 
 
 def _per_status() -> list[dict[str, Any]]:

@@ -12,10 +12,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
-from django.db.models.functions import Least
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
+from backfill.attempts import MAX_ERROR_MESSAGE, backfill_months_recover
 from backfill.errors import scrub
 from backfill.models import (
     BACKFILL_MONTH_JOB,
@@ -24,7 +24,6 @@ from backfill.models import (
     FIRST_YEAR,
     LAST_YEAR,
     MAX_BATCH_SIZE,
-    MAX_RETRIES,
     RESETTABLE_STATUSES,
     SCHEDULABLE_STATUSES,
     YEAR_MAX,
@@ -40,14 +39,12 @@ from backfill.providers import provider_configs
 from backfill.rollup import backfill_stats_compact
 from backfill.selectors import backfill_candidates
 from controlplane.services import audit_log_record
-from jobs.models import TERMINAL_STATUSES
-from jobs.services import JobSpec, enqueue_jobs_bulk
+from jobs.services import JobSpec, enqueue_jobs_bulk, job_retry
 
 # Enqueue one job per month, in order; return the jobs' ids.
 EnqueueMonths = Callable[[Sequence[BackfillLog]], list[uuid.UUID]]
-CLAIM_FIELDS = ("id", "year", "month", "status", "batch_size", "prompt_variant")
+CLAIM_FIELDS = ("id", "year", "month", "status", "retry_count", "batch_size", "prompt_variant")
 logger = logging.getLogger("backfill")
-MAX_ERROR_MESSAGE = 2000
 MONTHS_PER_YEAR = 12
 
 
@@ -61,12 +58,23 @@ def backfill_month_payload(log: BackfillLog) -> dict[str, Any]:
     }
 
 
+def month_exclusive_key(year: int, month: int) -> str:
+    """Return the exclusive key every job of this month holds: one active job per month."""
+    return f"backfill:{year:04d}-{month:02d}"
+
+
 def _enqueue_backfill_months(logs: Sequence[BackfillLog]) -> list[uuid.UUID]:
     """Enqueue one `backfill_month` job per month in `logs`; return their ids in order."""
-    # One INSERT for all of them; the jobs dispatcher hands them to django-q2 within a
-    # dispatch interval. No exclusive key: the claim already makes it one job per month, and
-    # a key could hand back a job that is just finishing, leaving the month without one.
-    specs = [JobSpec(type=BACKFILL_MONTH_JOB, payload=backfill_month_payload(log)) for log in logs]
+    # One INSERT for all of them; the jobs dispatcher hands them to the engine within a
+    # dispatch interval. Candidates never have an active job, so the keys are free.
+    specs = [
+        JobSpec(
+            type=BACKFILL_MONTH_JOB,
+            payload=backfill_month_payload(log),
+            exclusive_key=month_exclusive_key(log.year, log.month),
+        )
+        for log in logs
+    ]
     return enqueue_jobs_bulk(jobs=specs)
 
 
@@ -164,9 +172,10 @@ def backfill_claim_months(
 ) -> ClaimResult:
     """Pick up to `max_months` schedulable months, newest first; claim and enqueue each one.
 
-    A dry run only reports the candidates. Otherwise each month goes `processing` and
-    `enqueue(logs)` hands them to the job system in one go; if that fails, every month
-    claimed in this call counts a retry (or fails at MAX_RETRIES) with the error stored.
+    A month whose job is still active is never a candidate. A dry run only reports the
+    candidates. Otherwise each month goes `processing` with a fresh retry budget and
+    `enqueue(logs)` hands them to the job system in one go; if that fails, the claims are
+    undone (no job ran, so nothing was attempted) and the error is stored on each month.
     """
     # A range in either order: (2024, 2000) is the same range as (2000, 2024).
     low, high = sorted(year_range or (FIRST_YEAR, LAST_YEAR))
@@ -204,11 +213,13 @@ def _claim(
     if not logs:
         return result
     pks = [log.pk for log in logs]
+    before = {log.pk: (log.status, log.retry_count) for log in logs}
     # One UPDATE for all (the rows are ours, locked). SET expressions see each row as it
     # was, so a retried month gets last_retry_at and a failed one loses completed_at.
     BackfillLog.objects.filter(pk__in=pks).update(
         status=BackfillStatus.PROCESSING,
         batch_size=batch_size,
+        retry_count=0,
         started_at=now,
         updated_at=now,
         last_retry_at=Case(
@@ -232,8 +243,10 @@ def _claim(
                 raise RuntimeError(f"enqueued {len(job_ids)} jobs for {len(logs)} months")
     except Exception as exc:
         message = error_text(exc)
-        for log in logs:
-            backfill_month_count_failure(pk=log.pk, message=message, now=now)
+        for pk, (status, retry_count) in before.items():
+            BackfillLog.objects.filter(pk=pk, status=BackfillStatus.PROCESSING).update(
+                status=status, retry_count=retry_count, error_message=message, updated_at=now
+            )
         return result
     with connection.cursor() as cursor:
         cursor.execute(
@@ -251,72 +264,6 @@ def _claim(
     return result
 
 
-def backfill_month_count_failure(
-    *,
-    pk: int,
-    message: str,
-    now: Any,
-    permanent: bool = False,
-    extra: dict[str, Any] | None = None,
-    job_id: uuid.UUID | None = None,
-) -> str:
-    """Move a processing month to `retry` (or `failed` at MAX_RETRIES); return the new status.
-
-    With `job_id`, only while that job is still the month's last one.
-    """
-    failed = Value(BackfillStatus.FAILED.value)
-    status = (
-        failed
-        if permanent
-        else Case(
-            When(retry_count__gte=MAX_RETRIES - 1, then=failed),
-            default=Value(BackfillStatus.RETRY.value),
-        )
-    )
-    rows = BackfillLog.objects.filter(pk=pk, status=BackfillStatus.PROCESSING)
-    if job_id is not None:
-        rows = rows.filter(last_job_id=job_id)
-    # One UPDATE: the status is decided from the retry_count the row holds at that instant.
-    changed = rows.update(
-        status=status,
-        retry_count=Least(F("retry_count") + 1, Value(MAX_RETRIES)),
-        error_message=message,
-        updated_at=now,
-        **(extra or {}),
-    )
-    if not changed:
-        return ""
-    return str(BackfillLog.objects.values_list("status", flat=True).get(pk=pk))
-
-
-@transaction.atomic(durable=True)
-def backfill_months_recover(*, limit: int = 500) -> int:
-    """Count a failed attempt on `processing` months whose job ended without finishing them.
-
-    A job that timed out, lost its worker or was cancelled never recorded the month's outcome;
-    without this the month would stay `processing` for ever. Returns how many were recovered.
-    """
-    orphans = BackfillLog.objects.filter(status=BackfillStatus.PROCESSING).filter(
-        Q(last_job__isnull=True) | Q(last_job__status__in=TERMINAL_STATUSES)
-    )
-    rows = orphans.select_for_update(skip_locked=True, of=("self",)).values_list(
-        "pk", "last_job_id", "last_job__status", "last_job__last_error"
-    )[:limit]
-    now = timezone.now()
-    recovered = 0
-    for pk, job_id, job_status, job_error in rows:
-        if job_id is None:
-            message = "The month's job is gone without finishing it."
-        else:
-            message = f"Job {job_id} ended {job_status} without finishing the month"
-            message += f": {job_error}" if job_error else "."
-        if backfill_month_count_failure(pk=pk, message=message[:MAX_ERROR_MESSAGE], now=now):
-            recovered += 1
-    if recovered:
-        logger.warning("backfill: %s month(s) recovered from ended jobs", recovered)
-    return recovered
-
-
 def _audit_months(
     *, months: Iterable[tuple[int, int]], action: str, actor: AbstractBaseUser | None
 ) -> None:
@@ -330,20 +277,29 @@ def _audit_months(
 def backfill_months_retry_failed(
     *, log_ids: Iterable[int], actor: AbstractBaseUser | None = None
 ) -> int:
-    """Send the failed months among `log_ids` back to `pending` with a fresh retry budget."""
+    """Retry the failed months among `log_ids`: the same action as retrying their jobs.
+
+    A month whose job can be retried gets that job back with a fresh budget (and is reset
+    by job_retry's hook); any other goes back to `pending` for the scheduler.
+    """
     now = timezone.now()
     rows = BackfillLog.objects.filter(pk__in=list(log_ids), status=BackfillStatus.FAILED)
-    # Lock first so the conditional UPDATE changes exactly the rows we audit.
-    months = list(rows.select_for_update().values_list("year", "month"))
-    changed = rows.update(
+    # Lock first so the conditional UPDATEs change exactly the rows we audit.
+    months = list(rows.select_for_update().values_list("pk", "year", "month", "last_job_id"))
+    job_ids = [job_id for _, _, _, job_id in months if job_id is not None]
+    job_retry(job_ids=job_ids, actor=actor, reason="backfill month retried")
+    # Months whose job was not retried (gone, or its key held): the scheduler's again.
+    rows.update(
         status=BackfillStatus.PENDING,
         retry_count=0,
         completed_at=None,
         last_retry_at=now,
         updated_at=now,
     )
-    _audit_months(months=months, action="backfill.retry_failed", actor=actor)
-    return changed
+    _audit_months(
+        months=[(y, m) for _, y, m, _ in months], action="backfill.retry_failed", actor=actor
+    )
+    return len(months)
 
 
 @transaction.atomic(durable=True)

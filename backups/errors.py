@@ -1,6 +1,8 @@
-"""Errors of the backup engine; permanent ones must not be retried by the job system."""
+"""Errors of the backup engine; permanent ones are PermanentJobErrors (never retried)."""
 
 from __future__ import annotations
+
+from jobs.errors import PermanentJobError
 
 
 class BackupError(Exception):
@@ -9,7 +11,7 @@ class BackupError(Exception):
     permanent = False
 
 
-class BackupPermanentError(BackupError):
+class BackupPermanentError(BackupError, PermanentJobError):
     """Raise when retrying cannot help (bad input, project gone or not active)."""
 
     permanent = True

@@ -7,8 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from backups.errors import BackupCancelled, BackupError
+from backups.errors import BackupCancelled
 from backups.models import Backup
+from backups.schedules import RETENTION_JOB, SCHEDULED_EXPORTS_JOB, backup_schedules_run
 from backups.selectors import backup_notified
 from backups.serializers import ExportBackupPayload, VerifyBackupPayload
 from backups.services import (
@@ -17,6 +18,7 @@ from backups.services import (
     backup_download_link,
     backup_export_run,
     backup_notify_email,
+    backup_retention_run,
     backup_verify,
 )
 from controlplane.models import Project
@@ -29,10 +31,6 @@ from jobs.registry import job_handler
 # catches a handler stuck elsewhere, so it must come later.
 _TIMEOUT_MARGIN = 300
 _EDGE_PHASES = ("starting", "stored")
-
-
-def _permanent_or_retry(exc: BackupError) -> Exception:
-    return PermanentJobError(str(exc)) if exc.permanent else exc
 
 
 @job_handler(
@@ -70,8 +68,6 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
         )
     except BackupCancelled as exc:
         raise JobCancelled(str(exc)) from exc
-    except BackupError as exc:
-        raise _permanent_or_retry(exc) from exc
     link = backup_download_link(backup=backup, issued_to=f"job:{ctx.job_id}")
     notify_email = payload.get("notify_email")
     if notify_email and not backup_notified(backup_id=backup.pk, to=notify_email):
@@ -104,7 +100,17 @@ def verify_backup(ctx: JobContext) -> dict[str, Any]:
         backup = backup_verify(backup_id=ctx.payload["backup_id"], actor=actor)
     except Backup.DoesNotExist:
         raise PermanentJobError("The backup no longer exists.") from None
-    except BackupError as exc:
-        raise _permanent_or_retry(exc) from exc
     assert backup.verified_at is not None
     return {"backup_id": str(backup.pk), "verified_at": backup.verified_at.isoformat()}
+
+
+@job_handler(RETENTION_JOB, housekeeping=True)
+def retention(ctx: JobContext) -> dict[str, Any]:
+    """Delete expired backups (not on legal hold) and expired Idempotency-Key records."""
+    return {"deleted": backup_retention_run()}
+
+
+@job_handler(SCHEDULED_EXPORTS_JOB, housekeeping=True)
+def scheduled_exports(ctx: JobContext) -> dict[str, Any]:
+    """Enqueue the exports of the per-project schedules due this UTC hour."""
+    return {"enqueued": backup_schedules_run()}

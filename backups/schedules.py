@@ -1,7 +1,7 @@
 """Recurring backup work: daily retention, and per-project daily exports (BackupSchedule).
 
-django-q2's scheduler calls `backup_schedules_run` every few minutes; it enqueues an
-ordinary export_backup job for each enabled schedule whose UTC hour it is. The job's
+A recurring job (see jobs.scheduling) runs `backup_schedules_run` every few minutes; it
+enqueues an ordinary export_backup job for each enabled schedule whose UTC hour it is. The job's
 idempotency key names the project's date and hour, so however often it runs within the
 hour (or on however many clusters), each schedule gets at most one export per day.
 """
@@ -16,13 +16,13 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from django_q.models import Schedule
 
 from backups.models import BackupFormat, BackupSchedule
 from backups.services import EXPORT_JOB, export_exclusive_key, export_payload
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import audit_log_record
-from jobs.services import enqueue_job, schedule_ensure
+from jobs.scheduling import RecurringJob
+from jobs.services import enqueue_job
 
 logger = logging.getLogger("backups")
 
@@ -30,19 +30,14 @@ logger = logging.getLogger("backups")
 SCHEDULER_MINUTES = 10
 
 
-def ensure_schedules() -> None:
-    """Create or update the django-q2 schedules of the backups app."""
-    schedule_ensure(
-        name="backups.retention",
-        func="backups.services.backup_retention_run",
-        schedule_type=Schedule.DAILY,
-    )
-    schedule_ensure(
-        name="backups.scheduled_exports",
-        func="backups.schedules.backup_schedules_run",
-        schedule_type=Schedule.MINUTES,
-        minutes=SCHEDULER_MINUTES,
-    )
+# Job types, and the schedules' names (their exclusive keys).
+RETENTION_JOB = "backups.retention"
+SCHEDULED_EXPORTS_JOB = "backups.scheduled_exports"
+
+SCHEDULES = [
+    RecurringJob(name=RETENTION_JOB, type=RETENTION_JOB, minutes=24 * 60),
+    RecurringJob(name=SCHEDULED_EXPORTS_JOB, type=SCHEDULED_EXPORTS_JOB, minutes=SCHEDULER_MINUTES),
+]
 
 
 def schedule_idempotency_key(at: datetime) -> str:
@@ -70,8 +65,7 @@ def backup_schedules_run(*, now: datetime | None = None) -> int:
 
 @transaction.atomic(durable=True)
 def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
-    before = timezone.now()
-    job = enqueue_job(
+    _, created = enqueue_job(
         type=EXPORT_JOB,
         payload=export_payload(
             project_slug=schedule.project.slug,
@@ -82,7 +76,7 @@ def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
         idempotency_key=key,
         exclusive_key=export_exclusive_key(schedule.project),
     )
-    return int(job.created_at >= before)
+    return int(created)
 
 
 @transaction.atomic(durable=True)

@@ -303,7 +303,7 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     # The ORM broker with one statement per dequeued batch and acks folded into job claims.
-    Q_CLUSTER["broker_class"] = "jobs.broker.JobsORMBroker"
+    Q_CLUSTER["broker_class"] = "jobs.engine.broker.JobsORMBroker"
 
 # --- logging ----------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -366,6 +366,9 @@ JOBS_RESCUE_INTERVAL = float(env_str("JOBS_RESCUE_INTERVAL", "5"))
 # A handed-off job nobody claimed within this many seconds is handed off again.
 JOBS_REDELIVER_AFTER = env_int("JOBS_REDELIVER_AFTER", 60)
 JOBS_PROGRESS_INTERVAL = float(env_str("JOBS_PROGRESS_INTERVAL", "1"))
+# On SIGTERM a qcluster lets running jobs finish for this long, then kills its workers and
+# sends their jobs back to pending. Keep it below systemd's TimeoutStopSec.
+JOBS_STOP_GRACE = float(env_str("JOBS_STOP_GRACE", "30"))
 JOBS_RETENTION_DAYS = env_int("JOBS_RETENTION_DAYS", 30)
 JOBS_FAILED_RETENTION_DAYS = env_int("JOBS_FAILED_RETENTION_DAYS", 90)
 # Extra modules holding @job_handler functions (besides every app's handlers.py).

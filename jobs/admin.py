@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from controlplane.admin import ReadOnlyAdminMixin, acting_user
 from jobs.models import Job, JobAttempt, JobStatus
-from jobs.registry import registered_types
+from jobs.registry import find_handler, registered_types
 from jobs.services import job_cancel, job_retry, job_run_now
 
 STATUS_COLOURS = {
@@ -127,7 +127,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [JobAttemptInline]
     actions = ["retry", "cancel", "run_now"]
     fieldsets = [
-        (None, {"fields": ["id", "type", "status_display", "project", "priority"]}),
+        (None, {"fields": ["id", "type", "status_display", "project", "subject_link", "priority"]}),
         (
             "Timing",
             {"fields": ["created_at", "scheduled_at", "started_at", "completed_at", "updated_at"]},
@@ -154,6 +154,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "type",
         "status_display",
         "project",
+        "subject_link",
         "priority",
         "created_at",
         "scheduled_at",
@@ -199,6 +200,15 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if obj.cancel_requested_at and obj.status == JobStatus.RUNNING:
             label += " · cancelling"
         return status_badge(obj.status, label)
+
+    @admin.display(description="works on")
+    def subject_link(self, obj: Job) -> str:
+        spec = find_handler(obj.type)
+        subject = spec.subject(obj.payload) if spec and spec.subject else None
+        if subject is None:
+            return "—"
+        url, label = subject
+        return format_html('<a href="{}" id="job-subject-link">{}</a>', url, label)
 
     @admin.display(description="attempts")
     def attempts_display(self, obj: Job) -> str:

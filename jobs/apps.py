@@ -5,7 +5,8 @@ class JobsConfig(AppConfig):
     name = "jobs"
 
     def ready(self) -> None:
-        import jobs.broker  # noqa: F401 (connects the worker's delivery signal)
+        import jobs.engine.broker
+        import jobs.engine.checks  # noqa: F401 (registers the qcluster check)
         from jobs.registry import autodiscover
 
         autodiscover()

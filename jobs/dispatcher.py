@@ -1,4 +1,4 @@
-"""The dispatcher loop: hand due jobs to django-q2 and rescue jobs whose worker was lost.
+"""The dispatcher loop: hand due jobs to the engine and rescue jobs whose worker was lost.
 
 django-q2's scheduler ticks about every 30 s; this loop makes a delayed or retrying job
 start within a second of its due time, and a new job as soon as its INSERT commits (it
@@ -17,11 +17,15 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from jobs.engine import hand_off
 from jobs.execution import jobs_rescue_lost, jobs_take_due
-from jobs.queue import DUE_CHANNEL, hand_off
+from jobs.registry import retry_delay
+from jobs.scheduling import schedules_sync
 
 logger = logging.getLogger("jobs.dispatcher")
 BATCH = 1000
+# NOTIFY channel: a trigger on jobs_job signals it when a job waits for its hand-off.
+DUE_CHANNEL = "jobs_due"
 _listening: Any = None  # the connection that LISTENs (a reconnect must subscribe again)
 
 
@@ -38,20 +42,18 @@ def dispatch_once() -> int:
 
 def run(stop: threading.Event) -> None:
     """Loop until `stop` is set."""
-    from jobs.schedules import ensure_all_schedules
-
     last_rescue = 0.0
     schedules_ready = False
     logger.info("Job dispatcher running (pid %s)", os.getpid())
     while not stop.is_set():
         try:
             if not schedules_ready:
-                ensure_all_schedules()
+                schedules_sync()
                 schedules_ready = True
             dispatch_once()
             if time.monotonic() - last_rescue >= settings.JOBS_RESCUE_INTERVAL:
                 last_rescue = time.monotonic()
-                jobs_rescue_lost()
+                jobs_rescue_lost(retry_delay=retry_delay)
             _wait_for_due_jobs(settings.JOBS_DISPATCH_INTERVAL)
         except DatabaseError:
             logger.exception("Dispatcher lost the database; retrying")

@@ -1,4 +1,4 @@
-"""Worker-side writes: claim a job, record its outcome, heartbeat, rescue, hand off to django-q2.
+"""Worker-side writes: claim a job, record its outcome, heartbeat, rescue, take due jobs.
 
 Every state change here is one conditional UPDATE. An outcome is fenced on the attempt
 number, so a late finisher (a rescued zombie) can never overwrite a newer outcome.
@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs.broker import QUEUE_TABLE
+from jobs.engine import QUEUE_TABLE
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
 
 logger = logging.getLogger("jobs")
@@ -68,7 +69,7 @@ def _execute_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | Non
 
 # One statement (so one round trip and one commit): move the job to running and open its
 # attempt row; nothing happens unless the job is still pending and due. It also deletes the
-# delivery's queue row (if any; see jobs.broker) whether or not the claim succeeds: from
+# delivery's queue row (if any; see jobs.engine.broker) whether or not the claim succeeds: from
 # here on the Job row alone decides what happens to the job.
 #
 # Run as its own transaction, the claim commits asynchronously (no wait for the WAL flush):
@@ -275,52 +276,79 @@ def job_cancel_requested(*, job_id: uuid.UUID, attempt: int) -> bool:
 # --- rescue and hand-off (the dispatcher) -----------------------------------------
 
 
-def jobs_rescue_lost(*, limit: int = 500) -> int:
+# The retry delay after a failed attempt of a job type (jobs.registry.retry_delay).
+RetryDelay = Callable[[str, int], float]
+
+
+def jobs_rescue_lost(*, retry_delay: RetryDelay, limit: int = 500) -> int:
     """Return running jobs whose lease expired to pending (or failed on their last attempt).
 
     Only one process rescues at a time (a transaction-level advisory lock); the others skip.
     """
-    from jobs.registry import get_handler
-
-    rescued = 0
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RESCUE_LOCK_ID])
             if not cursor.fetchone()[0]:
                 return 0
-        lost = list(
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.RUNNING, lease_expires_at__lt=Now())
-            .values_list("id", "type", "attempts", "max_attempts")[:limit]
-        )
-        for job_id, type_, attempt, max_attempts in lost:
-            error = f"Worker lost: lease expired during attempt {attempt}."
-            retry_in: float | None = None
-            if attempt < max_attempts:
-                try:
-                    retry_in = get_handler(type_).retry.delay(attempt)
-                except Exception:
-                    retry_in = 0.0
-            changes: dict[str, Any] = {"last_error": error}
-            if retry_in is None:
-                changes.update(status=JobStatus.FAILED, completed_at=Now())
-            else:
-                changes.update(
-                    status=JobStatus.PENDING, scheduled_at=Now() + timedelta(seconds=retry_in)
-                )
-            rescued += Job.objects.filter(
-                pk=job_id, status=JobStatus.RUNNING, attempts=attempt
-            ).update(worker="", lease_expires_at=None, updated_at=Now(), **changes)
-            JobAttempt.objects.filter(job_id=job_id, number=attempt, outcome__isnull=True).update(
-                outcome=AttemptOutcome.LOST, finished_at=Now(), error=error
-            )
+        lost = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=Now())
+        rescued = _release(lost, retry_delay=retry_delay, why="lease expired", limit=limit)
     if rescued:
         logger.warning("Rescued %d job(s) whose worker was lost", rescued)
     return rescued
 
 
+@transaction.atomic
+def jobs_release(*, workers: Iterable[str]) -> int:
+    """Send the running jobs of these (killed) workers back to pending now, attempt recorded.
+
+    For a cluster stopped past its grace period: not the job's fault, so the attempt the
+    stop cut short never costs the job its last one.
+    """
+    running = Job.objects.filter(status=JobStatus.RUNNING, worker__in=list(workers))
+    released = _release(running, retry_delay=None, why="cluster stopped")
+    if released:
+        logger.warning("Released %d job(s) of a stopped cluster back to pending", released)
+    return released
+
+
+def _release(jobs: Any, *, retry_delay: RetryDelay | None, why: str, limit: int = 500) -> int:
+    """Close the open attempt of each job (outcome lost) and send it back, or fail it.
+
+    With `retry_delay` (a rescue) a job retries by its policy and fails on its last attempt;
+    without (a stopped cluster) it is due again now, one more attempt allowed if needed.
+    """
+    rows = list(
+        jobs.select_for_update(skip_locked=True).values_list(
+            "id", "type", "attempts", "max_attempts"
+        )[:limit]
+    )
+    released = 0
+    give_back = retry_delay is None
+    for job_id, type_, attempt, max_attempts in rows:
+        error = f"Worker lost: {why} during attempt {attempt}."
+        retry_in: float | None = None
+        if attempt < max_attempts or give_back:
+            retry_in = retry_delay(type_, attempt) if retry_delay else 0.0
+        changes: dict[str, Any] = {"last_error": error}
+        if retry_in is None:
+            changes.update(status=JobStatus.FAILED, completed_at=Now())
+        else:
+            changes.update(
+                status=JobStatus.PENDING, scheduled_at=Now() + timedelta(seconds=retry_in)
+            )
+            if give_back and attempt >= max_attempts:
+                changes["max_attempts"] = attempt + 1
+        released += Job.objects.filter(
+            pk=job_id, status=JobStatus.RUNNING, attempts=attempt
+        ).update(worker="", lease_expires_at=None, updated_at=Now(), **changes)
+        JobAttempt.objects.filter(job_id=job_id, number=attempt, outcome__isnull=True).update(
+            outcome=AttemptOutcome.LOST, finished_at=Now(), error=error
+        )
+    return released
+
+
 def jobs_take_due(*, limit: int = 1000) -> list[str]:
-    """Mark due pending jobs not yet handed to django-q2 as handed off; return their ids.
+    """Mark due pending jobs not yet handed to the engine as handed off; return their ids.
 
     A job is due for hand-off when it was never handed, was rescheduled after its last
     hand-off (a retry), or was handed long ago and nobody claimed it (a lost delivery).

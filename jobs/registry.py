@@ -6,19 +6,17 @@ import builtins
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import autodiscover_modules
 from rest_framework import serializers
 
+from jobs.context import JobContext
 from jobs.retry import DEFAULT_POLICY, RetryPolicy
 
-if TYPE_CHECKING:
-    from jobs.context import JobContext
-
-Handler = Callable[["JobContext"], Any]
+Handler = Callable[[JobContext], Any]
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,13 @@ class HandlerSpec:
     max_attempts: int
     timeout: float
     retry: RetryPolicy
+    # Recurring upkeep (a schedule's job), told apart from the product's work in the console.
+    housekeeping: bool = False
+    # Called by jobs.services.job_retry with the ids it retried, inside its transaction, so
+    # records derived from the job (a backfill month) follow the retry at once.
+    on_retry: Callable[[list[Any]], Any] | None = None
+    # What a job works on, for the console: payload -> (admin URL, label), or None.
+    subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -67,6 +72,9 @@ def job_handler(
     max_attempts: int = 3,
     timeout: float | None = None,
     retry: RetryPolicy = DEFAULT_POLICY,
+    housekeeping: bool = False,
+    on_retry: Callable[[list[Any]], Any] | None = None,
+    subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
@@ -83,6 +91,9 @@ def job_handler(
             max_attempts=max_attempts,
             timeout=timeout if timeout is not None else settings.JOBS_DEFAULT_TIMEOUT,
             retry=retry,
+            housekeeping=housekeeping,
+            on_retry=on_retry,
+            subject=subject,
         )
         return func
 
@@ -97,8 +108,24 @@ def get_handler(type: str) -> HandlerSpec:
         raise ValidationError({"type": f"Unknown job type {type!r}."}) from None
 
 
+def find_handler(type: str) -> HandlerSpec | None:
+    """Return the spec of job `type`, or None for a type no longer registered."""
+    return _registry.get(type)
+
+
 def registered_types() -> list[str]:
     return sorted(_registry)
+
+
+def housekeeping_types() -> list[str]:
+    """Return the job types registered with `housekeeping=True`, sorted."""
+    return sorted(t for t, spec in _registry.items() if spec.housekeeping)
+
+
+def retry_delay(type: str, attempt: int) -> float:
+    """Return the delay before retrying failed attempt `attempt` of a job of `type`."""
+    spec = _registry.get(type)
+    return (spec.retry if spec is not None else DEFAULT_POLICY).delay(attempt)
 
 
 def autodiscover() -> None:

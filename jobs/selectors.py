@@ -9,6 +9,7 @@ from django.db.models import Count, Min
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from jobs.engine import live_clusters
 from jobs.models import Job, JobStatus
 
 
@@ -41,19 +42,5 @@ def jobs_status_summary() -> dict[str, Any]:
         "by_type": by_type,
         "oldest_due_pending_seconds": (timezone.now() - oldest).total_seconds() if oldest else None,
         "running": running,
-        "clusters": _live_clusters(),
+        "clusters": live_clusters(),
     }
-
-
-def _live_clusters() -> list[str]:
-    from django_q.brokers import get_broker
-    from django_q.status import Stat
-
-    try:
-        stats = Stat.get_all(broker=get_broker())
-    except Exception:  # the status cache is best effort
-        return []
-    return [
-        f"{s.cluster_id} on {s.host}: {s.status}, {len(s.workers)} workers, up {s.uptime():.0f} s"
-        for s in stats
-    ]

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from controlplane.models import Project
 from controlplane.services import audit_log_record
+from jobs import engine
 from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
-from jobs.registry import get_handler
+from jobs.registry import find_handler, get_handler
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class JobSpec:
     priority: int = 0
     max_attempts: int | None = None
     scheduled_at: datetime | None = None
+    exclusive_key: str | None = None
 
 
 def _validated_max_attempts(type: str, payload: dict[str, Any]) -> int:
@@ -87,8 +89,10 @@ def enqueue_job(
     idempotency_key: str | None = None,
     idempotency_ttl: timedelta | None = None,
     exclusive_key: str | None = None,
-) -> Job:
-    """Write a job in the caller's transaction; the dispatcher hands it to django-q2.
+) -> tuple[Job, bool]:
+    """Write a job in the caller's transaction; return (job, created) like get_or_create.
+
+    The dispatcher hands a new job to the engine.
 
     The INSERT wakes the dispatchers (a trigger NOTIFYs them, delivered at commit), so a due
     job reaches a worker about as fast as a direct hand-off would, and a rolled-back
@@ -97,7 +101,7 @@ def enqueue_job(
     With `idempotency_key`, an existing job of the same type and project is returned instead
     (for `idempotency_ttl` after its creation, when given; an older one releases the key).
     With `exclusive_key`, an active job of the same type holding that key is returned instead.
-    Callers tell a returned existing job from a new one by comparing `created_at` or ids.
+    `created` is False whenever an existing job is returned.
     """
     job = _build(
         type=type,
@@ -121,7 +125,7 @@ def enqueue_job(
     else:
         existing = _find_existing(job)
         if existing is not None:
-            return existing
+            return existing, False
         try:
             with transaction.atomic():  # a savepoint: losing a race must not poison the caller
                 job.save(force_insert=True)
@@ -129,8 +133,8 @@ def enqueue_job(
             existing = _find_existing(job)
             if existing is None:
                 raise
-            return existing
-    return job
+            return existing, False
+    return job, True
 
 
 def _find_existing(job: Job) -> Job | None:
@@ -152,27 +156,29 @@ def _find_existing(job: Job) -> Job | None:
 # are nullable and start NULL; the rest start as a new Job's defaults.
 _BULK_INSERT_SQL = """
 INSERT INTO jobs_job (id, type, payload, project_id, priority, max_attempts, scheduled_at,
-                      status, attempts, created_at, updated_at, last_error, worker)
+                      exclusive_key, status, attempts, created_at, updated_at, last_error, worker)
 SELECT id, type, payload, project_id, priority, max_attempts, coalesce(scheduled_at, now()),
-       %(status)s, 0, now(), now(), '', ''
+       exclusive_key, %(status)s, 0, now(), now(), '', ''
   FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(payloads)s::jsonb[],
               %(projects)s::bigint[], %(priorities)s::smallint[], %(max_attempts)s::smallint[],
-              %(scheduled)s::timestamptz[])
-       AS job(id, type, payload, project_id, priority, max_attempts, scheduled_at)
+              %(scheduled)s::timestamptz[], %(exclusive_keys)s::text[])
+       AS job(id, type, payload, project_id, priority, max_attempts, scheduled_at, exclusive_key)
 """
 
 
 def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
     """Write many jobs with one INSERT and return their ids, in order.
 
-    Each distinct (type, payload) is validated once. The dispatcher hands the jobs to
-    django-q2 in batches (the INSERT wakes it, see enqueue_job).
+    Each distinct (type, payload) is validated once. An exclusive key an active job already
+    holds fails the whole INSERT (IntegrityError): callers exclude such keys beforehand.
+    The dispatcher hands the jobs to the engine in batches (the INSERT wakes it).
     """
     ids: list[uuid.UUID] = []
     columns: dict[str, list[Any]] = {
         name: [] for name in ("types", "payloads", "projects", "priorities", "max_attempts")
     }
     scheduled: list[datetime | None] = []
+    exclusive_keys: list[str | None] = []
     defaults: dict[tuple[str, str], int] = {}  # (type, payload JSON) -> default max_attempts
     for spec in jobs:
         payload = json.dumps(spec.payload, sort_keys=True)
@@ -189,11 +195,18 @@ def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
         columns["priorities"].append(spec.priority)
         columns["max_attempts"].append(attempts)
         scheduled.append(spec.scheduled_at)
+        exclusive_keys.append(spec.exclusive_key)
     if ids:
         with connection.cursor() as cursor:
             cursor.execute(
                 _BULK_INSERT_SQL,
-                {"status": JobStatus.PENDING, "ids": ids, "scheduled": scheduled, **columns},
+                {
+                    "status": JobStatus.PENDING,
+                    "ids": ids,
+                    "scheduled": scheduled,
+                    "exclusive_keys": exclusive_keys,
+                    **columns,
+                },
             )
     return ids
 
@@ -230,12 +243,14 @@ def job_cancel(
     return cancelled, requested
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # not durable: a caller's retry of its own records shares the transaction
 def job_retry(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason: str = "") -> int:
-    """Put failed or cancelled jobs back to pending now, allowing one more attempt.
+    """Put failed or cancelled jobs back to pending now, with a fresh budget of attempts.
 
+    The budget is the type's max_attempts again, counted from the attempts made so far.
     An exclusive key admits one active job: a job whose key an active job holds (or an
-    earlier job of this call takes) stays as it is.
+    earlier job of this call takes) stays as it is. Each type's `on_retry` hook (see
+    jobs.registry) then gets its retried ids, in this transaction.
     """
     candidates = Job.objects.filter(pk__in=list(job_ids), status__in=RETRYABLE_STATUSES)
     rows = list(
@@ -252,23 +267,28 @@ def job_retry(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reason:
             exclusive_key__in={key for _, key in keys},
         ).values_list("type", "exclusive_key")
     }
-    ids = []
+    by_type: dict[str, list[Any]] = {}
     for pk, type_, key in rows:
         if key is not None:
             if (type_, key) in held:
                 continue
             held.add((type_, key))
-        ids.append(pk)
-    changed = Job.objects.filter(pk__in=ids, status__in=RETRYABLE_STATUSES).update(
-        status=JobStatus.PENDING,
-        max_attempts=F("attempts") + 1,
-        scheduled_at=Now(),
-        completed_at=None,
-        cancel_requested_at=None,
-        handed_off_at=None,  # wakes the dispatchers (see enqueue_job)
-        updated_at=Now(),
-    )
-    _audit(actor, "job.retry", ids, reason)
+        by_type.setdefault(type_, []).append(pk)
+    changed = 0
+    for type_, ids in by_type.items():
+        spec = find_handler(type_)
+        changed += Job.objects.filter(pk__in=ids, status__in=RETRYABLE_STATUSES).update(
+            status=JobStatus.PENDING,
+            max_attempts=F("attempts") + (spec.max_attempts if spec else 1),
+            scheduled_at=Now(),
+            completed_at=None,
+            cancel_requested_at=None,
+            handed_off_at=None,  # wakes the dispatchers (see enqueue_job)
+            updated_at=Now(),
+        )
+        if spec is not None and spec.on_retry is not None:
+            spec.on_retry(ids)
+        _audit(actor, "job.retry", ids, reason)
     return changed
 
 
@@ -287,9 +307,7 @@ def job_run_now(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reaso
 
 
 def jobs_prune() -> int:
-    """Delete finished jobs past retention, and django-q2's own task rows past it too."""
-    from django_q.models import Task
-
+    """Delete finished jobs past retention, and the engine's own task rows past it too."""
     now = timezone.now()
     done_before = now - timedelta(days=settings.JOBS_RETENTION_DAYS)
     failed_before = now - timedelta(days=settings.JOBS_FAILED_RETENTION_DAYS)
@@ -297,16 +315,5 @@ def jobs_prune() -> int:
         Q(status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], completed_at__lt=done_before)
         | Q(status=JobStatus.FAILED, completed_at__lt=failed_before)
     ).delete()
-    Task.objects.filter(stopped__lt=done_before).delete()
+    engine.task_rows_prune(before=done_before)
     return deleted
-
-
-def schedule_ensure(
-    *, name: str, func: str, schedule_type: str, minutes: int | None = None
-) -> None:
-    """Create or update one django-q2 schedule by name (idempotent; for apps' schedules.py)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=name, defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes}
-    )

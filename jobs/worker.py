@@ -1,4 +1,4 @@
-"""The django-q2 task: execute one job by id, from claim to recorded outcome."""
+"""The engine's task: execute one job by id, from claim to recorded outcome."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from jobs import broker, execution
+from jobs import engine, execution
 from jobs.context import JobContext
+from jobs.engine.cluster import stopping
 from jobs.errors import JobCancelled, JobTimeout, PermanentJobError
 from jobs.models import AttemptOutcome
 from jobs.redaction import redact
@@ -29,10 +30,14 @@ logger = logging.getLogger("jobs")
 
 def execute_job(job_id: str) -> None:
     """Claim job `job_id` and run its handler; a delivery that loses the claim does nothing."""
-    ack_id = broker.delivery_ack_id(job_id)
+    if stopping():
+        # The cluster is stopping: leave a queued job pending (the dispatcher hands it
+        # again), so the stop waits only for the jobs already running.
+        return
+    ack_id = engine.delivery_ack_id(job_id)
     claim = execution.job_claim(job_id=job_id, worker=execution.worker_id(), ack_id=ack_id)
     if ack_id is not None:
-        broker.delivery_acknowledged()
+        engine.delivery_acknowledged()
     if claim is None:
         return
     ctx = JobContext(

@@ -17,14 +17,15 @@ from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
 from provisioning.crypto import DecryptionError
 from provisioning.models import ServiceName, TenantDatabaseCredential
+from provisioning.schedules import ORPHANS_JOB, REVEAL_PURGE_JOB
 from provisioning.selectors import key_rotation_result, tenant_password
 from provisioning.serializers import ProvisionProjectPayload, RotateKeyPayload
-from provisioning.service_client import ServiceCallError
 from provisioning.services import (
-    ProvisioningPermanentError,
+    api_key_reveal_purge,
     api_key_rotate,
     provision_project_compensate,
     provision_project_run,
+    provisioning_orphans_compensate,
 )
 from provisioning.services.requests import PROVISION_JOB, ROTATABLE_STATUSES, ROTATE_JOB
 
@@ -67,9 +68,8 @@ def _guard_secrets(ctx: JobContext, project: Project) -> None:
 
 
 def _is_permanent(exc: BaseException) -> bool:
-    if isinstance(exc, ServiceCallError):
-        return not exc.retryable
-    return isinstance(exc, ProvisioningPermanentError | ValidationError | PermanentJobError)
+    # The worker's rule (jobs.worker): a PermanentJobError or an invalid payload is final.
+    return isinstance(exc, PermanentJobError | ValidationError)
 
 
 def _describe(exc: BaseException) -> str:
@@ -138,3 +138,15 @@ def rotate_key(ctx: JobContext) -> dict[str, Any]:
         **key_rotation_result(project=project, job_id=ctx.job_id),
         "grace_period_seconds": ctx.payload["grace_period_seconds"],
     }
+
+
+@job_handler(REVEAL_PURGE_JOB, housekeeping=True)
+def reveal_purge(ctx: JobContext) -> dict[str, Any]:
+    """Delete API-key reveals nobody collected in time."""
+    return {"deleted": api_key_reveal_purge()}
+
+
+@job_handler(ORPHANS_JOB, housekeeping=True)
+def orphans_compensate(ctx: JobContext) -> dict[str, Any]:
+    """Undo provisionings whose job ended without success and without compensating."""
+    return {"compensated": provisioning_orphans_compensate()}

@@ -1,25 +1,16 @@
-"""Recurring provisioning work, ensured by the job dispatcher when a qcluster starts."""
+"""Recurring provisioning work (see jobs.scheduling)."""
 
 from __future__ import annotations
 
-from django_q.models import Schedule
+from jobs.scheduling import RecurringJob
 
-from jobs.services import schedule_ensure
+# Job types, and the schedules' names (their exclusive keys).
+REVEAL_PURGE_JOB = "provisioning.api_key_reveal_purge"
+ORPHANS_JOB = "provisioning.orphans_compensate"
 
-REVEAL_PURGE_SCHEDULE = "provisioning.api_key_reveal_purge"
-ORPHANS_SCHEDULE = "provisioning.orphans_compensate"
-
-
-def ensure_schedules() -> None:
-    """Purge uncollected key reveals hourly; undo orphaned provisionings every 5 minutes."""
-    schedule_ensure(
-        name=REVEAL_PURGE_SCHEDULE,
-        func="provisioning.services.api_key_reveal_purge",
-        schedule_type=Schedule.HOURLY,
-    )
-    schedule_ensure(
-        name=ORPHANS_SCHEDULE,
-        func="provisioning.services.provisioning_orphans_compensate",
-        schedule_type=Schedule.MINUTES,
-        minutes=5,
-    )
+SCHEDULES = [
+    # Uncollected key reveals go within the hour.
+    RecurringJob(name=REVEAL_PURGE_JOB, type=REVEAL_PURGE_JOB, minutes=60),
+    # A provisioning whose job is gone is undone within minutes.
+    RecurringJob(name=ORPHANS_JOB, type=ORPHANS_JOB, minutes=5),
+]

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
+from jobs.errors import PermanentJobError
+
 logger = logging.getLogger("provisioning.services")
 
 _RETRY_STATUSES = {429, 502, 503, 504, 500}
@@ -34,11 +36,15 @@ class ServiceEndpoint:
 
 
 class ServiceCallError(Exception):
-    """Raise when a service call fails; `retryable` tells a transient failure from a refusal."""
+    """Raise when a service call fails for now (down, timing out): the job retries it."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+    @property
+    def retryable(self) -> bool:
+        return not isinstance(self, PermanentJobError)
+
+
+class ServiceRefused(ServiceCallError, PermanentJobError):
+    """Raise when a service refused the call: retrying cannot help."""
 
 
 def service_endpoint(service: str) -> ServiceEndpoint | None:
@@ -83,8 +89,7 @@ def _request(
             if attempt < attempts:
                 time.sleep(min(settings.PROVISIONING_HTTP_BACKOFF * 2 ** (attempt - 1), 10.0))
     raise ServiceCallError(
-        f"{endpoint.service} service {method} {path} failed after {attempts} attempt(s): {failure}",
-        retryable=True,
+        f"{endpoint.service} service {method} {path} failed after {attempts} attempt(s): {failure}"
     )
 
 
@@ -102,10 +107,9 @@ def register_tenant(
             payload = {}
         external_id = payload.get("id") if isinstance(payload, dict) else None
         return str(external_id or tenant_id)
-    raise ServiceCallError(
+    raise ServiceRefused(
         f"{endpoint.service} service refused the registration of {tenant_id}: "
-        f"HTTP {response.status_code}",
-        retryable=False,
+        f"HTTP {response.status_code}"
     )
 
 
@@ -115,8 +119,7 @@ def deregister_tenant(endpoint: ServiceEndpoint, *, tenant_id: str) -> None:
     response = _request(endpoint, "DELETE", path)
     if response.status_code in (200, 202, 204, 404):
         return
-    raise ServiceCallError(
+    raise ServiceRefused(
         f"{endpoint.service} service refused the deregistration of {tenant_id}: "
-        f"HTTP {response.status_code}",
-        retryable=False,
+        f"HTTP {response.status_code}"
     )

@@ -58,12 +58,14 @@ def export_fingerprint(payload: dict[str, Any]) -> str:
 
 
 def _enqueue_export(project: Project, payload: dict[str, Any]) -> Job:
-    return enqueue_job(
+    # An active export of the project is the answer too (one at a time): new or not alike.
+    job, _ = enqueue_job(
         type=EXPORT_JOB,
         payload=payload,
         project=project,
         exclusive_key=export_exclusive_key(project),
     )
+    return job
 
 
 def _expired_before(now: datetime | None = None) -> datetime:
@@ -177,14 +179,13 @@ def backup_verify_request(*, backup_ids: Iterable[Any], actor: AbstractBaseUser 
     """Enqueue a restore check of each backup (one active check per backup); return how many."""
     queued = 0
     for backup in Backup.objects.filter(pk__in=list(backup_ids)).select_related("project"):
-        before = timezone.now()
-        job = enqueue_job(
+        job, created = enqueue_job(
             type=VERIFY_JOB,
             payload={"backup_id": str(backup.pk), "requested_by": actor.pk if actor else None},
             project=backup.project,
             exclusive_key=f"{VERIFY_JOB}:{backup.pk}",
         )
-        if job.created_at < before:
+        if not created:
             continue  # a check of this backup is already pending or running
         queued += 1
         audit_log_record(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import audit_log_record, validate_project_slug
+from jobs.errors import PermanentJobError
 from jobs.redaction import redact
 from provisioning.models import (
     STEP_ORDER,
@@ -43,7 +44,7 @@ DEFAULT_KEY_NAME = "default"
 STATUS_REASON_LENGTH = 500
 
 
-class ProvisioningPermanentError(Exception):
+class ProvisioningPermanentError(PermanentJobError):
     """Raise when retrying cannot help (bad arguments, project gone or in the wrong state)."""
 
 

@@ -17,6 +17,7 @@ from provisioning.models import (
 )
 from provisioning.service_client import (
     ServiceCallError,
+    ServiceRefused,
     deregister_tenant,
     register_tenant,
     service_endpoint,
@@ -85,10 +86,9 @@ def service_registrations_undo(*, project: Project) -> list[str]:
         endpoint = service_endpoint(registration.service)
         try:
             if endpoint is None:
-                raise ServiceCallError(
+                raise ServiceRefused(
                     f"{registration.service} service has no URL configured any more; "
-                    f"deregister {project.slug} there by hand.",
-                    retryable=False,
+                    f"deregister {project.slug} there by hand."
                 )
             deregister_tenant(endpoint, tenant_id=project.slug)
         except ServiceCallError as exc:

@@ -9,7 +9,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from controlplane.models import AuditLog, Project, ProjectStatus
 from controlplane.services import audit_log_record, project_create
@@ -94,7 +93,7 @@ def project_provision_request(
         api_key_count=api_key_count,
         api_key_prefix=api_key_prefix,
     )
-    job = enqueue_job(
+    job, _ = enqueue_job(  # a brand-new project: no job of it can exist yet
         type=PROVISION_JOB,
         payload=payload,
         project=project,
@@ -191,16 +190,15 @@ def project_reprovision(*, project: Project, actor: AbstractBaseUser | None, rea
     )
     # A skipped registration did nothing outside; drop it so a service configured since counts.
     ServiceRegistration.objects.filter(project=project, status=RegistrationStatus.SKIPPED).delete()
-    started = timezone.now()
     # No idempotency key: nothing may hand back the failed job. The exclusive key keeps one
     # provisioning of the project active at a time, as for the first request.
-    job = enqueue_job(
+    job, created = enqueue_job(
         type=PROVISION_JOB,
         payload=payload,
         project=project,
         exclusive_key=_provision_exclusive_key(project),
     )
-    if job.created_at < started:  # a provisioning job became active since the check above
+    if not created:  # a provisioning job became active since the check above
         raise ValidationError(
             {"project": f"Project {project.slug} has provision_project job {job.pk} active."}
         )
@@ -241,20 +239,18 @@ def api_key_rotation_request(
         raise ValidationError(
             {"project": f"Project {project.slug} is {project.status}; its keys cannot rotate."}
         )
-    started = timezone.now()
     payload: dict[str, Any] = {
         "project_id": project.slug,
         "grace_period_seconds": grace_period_seconds,
     }
     if key_id is not None:
         payload["key_id"] = key_id
-    job = enqueue_job(
+    job, created = enqueue_job(
         type=ROTATE_JOB,
         payload=payload,
         project=project,
         exclusive_key=f"{ROTATE_JOB}:{project.pk}",
     )
-    created = job.created_at >= started
     if created:
         audit_log_record(
             actor=actor,

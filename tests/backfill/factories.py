@@ -19,7 +19,7 @@ def month_job(year: int = 2024, month: int = 1, *, batch_size: int = 20) -> Job:
         "batch_size": batch_size,
         "prompt_variant": prompt_variant_for(year).value,
     }
-    return enqueue_job(type=BACKFILL_MONTH_JOB, payload=payload)
+    return enqueue_job(type=BACKFILL_MONTH_JOB, payload=payload)[0]
 
 
 def month(

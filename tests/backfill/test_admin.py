@@ -67,6 +67,18 @@ def test_change_page__links_the_last_job_and_lists_the_months_jobs(
     assert f"{reverse('admin:jobs_job_changelist')}?type=backfill_month" in table
 
 
+def test_job_page__links_its_month(admin_client_: Client) -> None:
+    log = factories.month(2024, 3, status=BackfillStatus.PROCESSING)
+    page = admin_client_.get(reverse("admin:jobs_job_change", args=[log.last_job_id]))
+    month_url = reverse("admin:backfill_backfilllog_change", args=[log.pk])
+    assert (
+        f'<a href="{month_url}" id="job-subject-link">Backfill 2024-03</a>' in page.content.decode()
+    )
+    other = factories.month_job(2023, 7)  # a month with no row: nothing to link
+    page = admin_client_.get(reverse("admin:jobs_job_change", args=[other.pk]))
+    assert b"job-subject-link" not in page.content
+
+
 def test_change_page__lists_at_most_20_jobs_newest_first(admin_client_: Client) -> None:
     jobs = [factories.month_job(2024, 3) for _ in range(22)]
     log = factories.month(2024, 3, status=BackfillStatus.RETRY, last_job=jobs[-1])

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models.functions import Now
 
 from backfill.models import BackfillLog, BackfillStatus, Book
-from backfill.services import backfill_claim_months
+from backfill.services import backfill_claim_months, backfill_months_retry_failed
+from controlplane.models import AuditLog
 from jobs.models import Job, JobAttempt, JobStatus
-from jobs.services import enqueue_job, job_cancel
+from jobs.services import enqueue_job, job_cancel, job_retry
 from jobs.worker import execute_job
 from tests.backfill import factories
 from tests.backfill.fakes import (
@@ -77,32 +79,78 @@ def test_job__completed_month_completes_the_job(server: FakeServer) -> None:
     assert set(Book.objects.values_list("year", "month", "source")) == {(2024, 3, "gemini")}
 
 
-def test_job__failed_month_fails_the_job_without_a_job_retry(server: FakeServer) -> None:
+def due(job: Job) -> Job:
+    """Make a retrying job due now (instead of after its backoff)."""
+    Job.objects.filter(pk=job.pk).update(scheduled_at=Now())
+    return job
+
+
+def agree(job: Job, status: BackfillStatus, retry_count: int) -> None:
+    row = march()
+    assert (row.status, row.retry_count, row.last_job_id) == (status, retry_count, job.pk)
+
+
+def failing(server: FakeServer) -> None:
     server.script(GEMINI_ROUTE, google_error(503, "UNAVAILABLE", f"overloaded {GEMINI_KEY}"))
     server.script(XAI_ROUTE, (500, {"error": {"message": f"boom key={XAI_KEY}"}}))
+
+
+def test_job__a_failed_attempt_is_retried_by_the_job_then_completes(server: FakeServer) -> None:
+    failing(server)
     job = run(claim_march())
-    assert job.status == JobStatus.FAILED and (job.attempts, job.max_attempts) == (1, 1)
-    assert "2024-03 is now retry" in job.last_error and "HTTP 503" in job.last_error
+    assert job.status == JobStatus.PENDING and (job.attempts, job.max_attempts) == (1, 5)
+    agree(job, BackfillStatus.RETRY, 1)
+    assert "HTTP 500" in march().error_message
     (attempt,) = JobAttempt.objects.filter(job=job)
-    for text in (job.last_error, attempt.error, attempt.traceback):
+    for text in (job.last_error, attempt.error, attempt.traceback, march().error_message):
         assert_no_keys(text)
-    row = march()
-    assert (row.status, row.retry_count) == (BackfillStatus.RETRY, 1)
-    assert "HTTP 500" in row.error_message
+    # The month's job is active: never a scheduling candidate meanwhile.
+    assert backfill_claim_months(max_months=1).candidates == []
 
-    # The month's retry is the scheduler's: the next claim gives it a new job.
-    (again,) = backfill_claim_months(max_months=1).scheduled
-    assert again.job_id != job.pk and march().last_job_id == again.job_id
+    server.script(GEMINI_ROUTE, gemini_answer(THREE_BOOKS))
+    job = run(due(job))
+    assert (job.status, job.attempts) == (JobStatus.COMPLETED, 2)
+    agree(job, BackfillStatus.COMPLETED, 1)
 
 
-def test_job__missing_provider_fails_month_and_job_at_once(
-    server: FakeServer, settings: Any
+def test_job__five_failed_attempts_fail_month_and_job_then_a_retry_starts_afresh(
+    server: FakeServer, staff_user: Any
 ) -> None:
-    settings.BACKFILL_GEMINI_API_KEY = settings.BACKFILL_XAI_API_KEY = ""
-    job = run(claim_march())
-    assert job.status == JobStatus.FAILED and "is now failed" in job.last_error
-    assert (march().status, march().retry_count) == (BackfillStatus.FAILED, 1)
-    assert server.requests == []
+    failing(server)
+    job = claim_march()
+    for attempt in range(1, 6):
+        job = run(due(job))
+        assert job.attempts == attempt
+        agree(job, BackfillStatus.RETRY if attempt < 5 else BackfillStatus.FAILED, attempt)
+    assert job.status == JobStatus.FAILED
+
+    # Retrying the job (the Jobs console's action) is retrying the month.
+    assert job_retry(job_ids=[job.pk], actor=staff_user) == 1
+    job.refresh_from_db()
+    assert (job.status, job.max_attempts) == (JobStatus.PENDING, 10)
+    agree(job, BackfillStatus.PENDING, 0)
+    job = run(job)
+    assert job.status == JobStatus.PENDING
+    agree(job, BackfillStatus.RETRY, 1)  # the fresh budget's first failure
+    server.script(GEMINI_ROUTE, gemini_answer(THREE_BOOKS))
+    job = run(due(job))
+    assert job.status == JobStatus.COMPLETED and job.result["outcome"] == "completed"
+    agree(job, BackfillStatus.COMPLETED, 1)
+
+
+def test_month_retry__is_the_jobs_retry(server: FakeServer, staff_user: Any) -> None:
+    server.script(GEMINI_ROUTE, gemini_answer(THREE_BOOKS))
+    job = claim_march()
+    Job.objects.filter(pk=job.pk).update(max_attempts=1)  # fail it at the first attempt
+    failing(server)
+    job = run(job)
+    agree(job, BackfillStatus.FAILED, 1)
+    assert backfill_months_retry_failed(log_ids=[march().pk], actor=staff_user) == 1
+    job.refresh_from_db()
+    assert (job.status, job.max_attempts) == (JobStatus.PENDING, 1 + 5)
+    agree(job, BackfillStatus.PENDING, 0)
+    assert AuditLog.objects.filter(action="job.retry", target_id=str(job.pk)).exists()
+    assert Job.objects.filter(type="backfill_month").count() == 1
 
 
 def test_job__quota_deferral_is_a_completed_job(server: FakeServer) -> None:
@@ -135,9 +183,9 @@ def test_job__duplicate_delivery_and_stale_job_do_nothing(server: FakeServer) ->
 
 def test_job__malformed_payload_is_refused_then_fails_without_retry() -> None:
     with pytest.raises(ValidationError):
-        enqueue_job(type="backfill_month", payload={**PAYLOAD, "month": 13})
+        enqueue_job(type="backfill_month", payload={**PAYLOAD, "month": 13})[0]
     with pytest.raises(ValidationError):
-        enqueue_job(type="backfill_month", payload={"year": 2024, "month": 3})
+        enqueue_job(type="backfill_month", payload={"year": 2024, "month": 3})[0]
     assert not Job.objects.exists()
 
     # A row that bypassed enqueue (written by hand) fails on its first attempt.
@@ -147,22 +195,25 @@ def test_job__malformed_payload_is_refused_then_fails_without_retry() -> None:
     assert "prompt_variant" in job.last_error
 
 
-def test_claim__recovers_a_month_whose_job_ended_without_finishing_it(
+def test_claim__writes_a_month_from_its_job_that_ended_without_finishing_it(
     server: FakeServer, staff_user: Any
 ) -> None:
     job = claim_march()
     job_cancel(job_ids=[job.pk], actor=staff_user, reason="stuck")
     assert march().status == BackfillStatus.PROCESSING  # nobody ran the month
 
-    result = backfill_claim_months(max_months=1)
-    (scheduled,) = result.scheduled
-    row = march()
-    assert result.candidates == [{"year": 2024, "month": 3, "status": "retry"}]
-    assert (row.status, row.retry_count) == (BackfillStatus.PROCESSING, 1)
-    assert row.last_job_id == scheduled.job_id != job.pk and row.last_retry_at is not None
-    assert f"Job {job.pk} ended cancelled" in row.error_message
-
     # A dry run never recovers anything.
-    Job.objects.filter(pk=scheduled.job_id).update(status=JobStatus.CANCELLED)
     backfill_claim_months(max_months=1, dry_run=True)
-    assert (march().status, march().retry_count) == (BackfillStatus.PROCESSING, 1)
+    assert march().status == BackfillStatus.PROCESSING
+    assert backfill_claim_months(max_months=1).scheduled == []  # failed: not a candidate
+    row = march()
+    assert (row.status, row.retry_count) == (BackfillStatus.FAILED, 0)
+    assert f"Job {job.pk} is cancelled" in row.error_message
+
+    # A lost attempt (the job pending again after a rescue) shows as a retry.
+    server.script(GEMINI_ROUTE, gemini_answer(THREE_BOOKS))
+    assert backfill_months_retry_failed(log_ids=[row.pk], actor=staff_user) == 1
+    Job.objects.filter(pk=job.pk).update(attempts=1)  # as if attempt 1 had been lost
+    BackfillLog.objects.filter(pk=row.pk).update(status=BackfillStatus.PROCESSING)
+    assert backfill_claim_months(max_months=1).scheduled == []  # its job is active
+    assert (march().status, march().retry_count) == (BackfillStatus.RETRY, 1)

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from backfill.models import BackfillLog, BackfillStatus, PromptVariant
+from backfill.models import MAX_RETRIES, BackfillLog, BackfillStatus, PromptVariant
 from backfill.services import (
     _enqueue_backfill_months,
     backfill_claim_months,
@@ -162,7 +162,8 @@ def test_claim__enqueues_one_backfill_month_job_per_month(seeded: Any) -> None:
         "batch_size": 9,
         "prompt_variant": "contemporary-notable",
     }
-    assert december.max_attempts == 1
+    assert december.max_attempts == MAX_RETRIES  # the job retries the month itself
+    assert december.exclusive_key == "backfill:2020-12"
     row = BackfillLog.objects.get(year=2020, month=12)
     assert row.last_job_id == december.pk
 
@@ -170,12 +171,13 @@ def test_claim__enqueues_one_backfill_month_job_per_month(seeded: Any) -> None:
 # --- enqueue failures, retry budget, force_retry ------------------------------------------------
 
 
-def test_claim__enqueue_failure_counts_a_retry_and_stores_the_error(seeded: Any) -> None:
+def test_claim__enqueue_failure_undoes_the_claim_and_stores_the_error(seeded: Any) -> None:
     enqueue = RecordingEnqueue(fail_with=RuntimeError("queue unavailable"))
     result = backfill_claim_months(max_months=2, enqueue=enqueue)
     assert result.scheduled == [] and len(result.candidates) == 2
     row = BackfillLog.objects.get(year=2024, month=12)
-    assert (row.status, row.retry_count) == (BackfillStatus.RETRY, 1)
+    # No job ran, so nothing was attempted: the month is as before, with the error.
+    assert (row.status, row.retry_count) == (BackfillStatus.PENDING, 0)
     assert row.error_message == "RuntimeError: queue unavailable"
     assert row.last_job_id is None
 
@@ -187,28 +189,24 @@ def test_claim__enqueue_failing_midway_leaves_no_job_behind(seeded: Any) -> None
 
     result = backfill_claim_months(max_months=3, enqueue=enqueue_then_fail)
     assert result.scheduled == [] and not Job.objects.exists()
-    failed = BackfillLog.objects.filter(status=BackfillStatus.RETRY)
-    assert set(failed.values_list("year", "month", "retry_count", "last_job_id")) == {
-        (2024, 12, 1, None),
-        (2024, 11, 1, None),
-        (2024, 10, 1, None),
+    undone = BackfillLog.objects.exclude(error_message="")
+    assert set(undone.values_list("year", "month", "status", "retry_count", "last_job_id")) == {
+        (2024, 12, "pending", 0, None),
+        (2024, 11, "pending", 0, None),
+        (2024, 10, "pending", 0, None),
     }
 
 
-def test_claim__fifth_failure_fails_the_month_and_excludes_it(db: None) -> None:
-    factories.month(2024, 12)
-    factories.month(2024, 11)
-    failing = RecordingEnqueue(fail_with=RuntimeError("down"))
-    statuses = []
-    for _ in range(5):
-        backfill_claim_months(max_months=1, year_range=(2024, 2024), enqueue=failing)
-        row = BackfillLog.objects.get(month=12)
-        statuses.append((row.status, row.retry_count))
-    assert statuses == [("retry", 1), ("retry", 2), ("retry", 3), ("retry", 4), ("failed", 5)]
-
-    ok = RecordingEnqueue()
-    result = backfill_claim_months(max_months=5, enqueue=ok)
-    assert months_of(result) == [(2024, 11)]  # the failed month is not a candidate any more
+def test_claim__failed_months_and_months_with_an_active_job_are_no_candidates(
+    db: None,
+) -> None:
+    factories.month(2024, 12, status=BackfillStatus.FAILED, retry_count=5)
+    factories.month(2024, 11, status=BackfillStatus.RETRY, retry_count=2)
+    factories.month(2024, 10)
+    retrying = factories.month_job(2024, 11)  # its job waits for its next attempt
+    BackfillLog.objects.filter(month=11).update(last_job=retrying)
+    result = backfill_claim_months(max_months=5, enqueue=RecordingEnqueue())
+    assert months_of(result) == [(2024, 10)]
 
     forced = backfill_claim_months(max_months=5, force_retry=True, dry_run=True)
     assert [(c["month"], c["status"]) for c in forced.candidates] == [(12, "failed")]
@@ -225,12 +223,12 @@ def test_claim__force_retry_reclaims_failed_and_clears_completed_at(db: None) ->
     assert row.status == BackfillStatus.PROCESSING
     assert row.completed_at is None and row.last_retry_at is not None
 
-    # Failing again keeps the retry count within its bound and the month failed.
-    failing = RecordingEnqueue(fail_with=RuntimeError("x"))
+    assert row.retry_count == 0  # a new job: a fresh budget
+
+    # Even forced, a month whose job is still active is never claimed twice.
     BackfillLog.objects.filter(month=5).update(status=BackfillStatus.FAILED)
-    backfill_claim_months(max_months=1, force_retry=True, enqueue=failing)
-    row.refresh_from_db()
-    assert (row.status, row.retry_count) == (BackfillStatus.FAILED, 5)
+    again = backfill_claim_months(max_months=1, force_retry=True, enqueue=RecordingEnqueue())
+    assert again.scheduled == []
 
 
 # --- concurrency -------------------------------------------------------------------------------

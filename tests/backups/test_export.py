@@ -179,7 +179,7 @@ def test_backup_export_run__records_job_and_returns_it_again(tenant: Any) -> Non
         type="export_backup",
         payload={"project_id": "acme-shop", "format": "tar", "compress": False},
         project=project,
-    )
+    )[0]
     backup = backup_export_run(project=project, format="tar", compress=False, job_id=job.pk)
     assert Backup.objects.get(pk=backup.pk).job_id == job.pk
 

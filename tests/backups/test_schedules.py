@@ -8,15 +8,17 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
-from django_q.models import Schedule
 
 from backups.models import BackupSchedule
-from backups.schedules import backup_schedule_set, backup_schedules_run, ensure_schedules
+from backups.schedules import backup_schedule_set, backup_schedules_run
 from backups.services import backup_request
 from controlplane.models import AuditLog
 from controlplane.services import project_suspend
+from jobs import engine
 from jobs.models import Job, JobStatus
+from jobs.registry import housekeeping_types
+from jobs.scheduling import schedule_fire, schedules_sync
+from jobs.worker import execute_job
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -31,18 +33,21 @@ def finish_all() -> None:
     Job.objects.update(status=JobStatus.COMPLETED, completed_at=timezone.now())
 
 
-def test_ensure_schedules__idempotent_and_importable() -> None:
-    ensure_schedules()
-    ensure_schedules()
-
-    schedules = {s.name: s for s in Schedule.objects.filter(name__startswith="backups.")}
-    assert set(schedules) == {"backups.retention", "backups.scheduled_exports"}
-    assert schedules["backups.retention"].schedule_type == Schedule.DAILY
-    assert schedules["backups.scheduled_exports"].schedule_type == Schedule.MINUTES
-    assert schedules["backups.scheduled_exports"].minutes == 10
-    # django-q2 runs the dotted paths without arguments.
-    for schedule in schedules.values():
-        assert import_string(schedule.func)() == 0
+@pytest.mark.django_db(transaction=True)
+def test_schedules__synced_and_each_run_is_a_housekeeping_job() -> None:
+    schedules_sync()
+    schedules_sync()
+    rows = engine.schedule_rows()
+    assert rows["backups.retention"] == (engine.FIRE_FUNC, "'backups.retention'", 24 * 60)
+    assert rows["backups.scheduled_exports"][2] == 10
+    assert {"backups.retention", "backups.scheduled_exports"} <= set(housekeeping_types())
+    for name in ("backups.retention", "backups.scheduled_exports"):
+        job_id = schedule_fire(name)
+        assert job_id is not None
+        execute_job(str(job_id))
+        job = Job.objects.get(pk=job_id)
+        assert (job.type, job.status, job.exclusive_key) == (name, JobStatus.COMPLETED, name)
+        assert job.attempts == 1 and job.result in ({"deleted": 0}, {"enqueued": 0})
 
 
 def test_backup_schedules_run__enqueues_due_schedules_once_per_hour() -> None:

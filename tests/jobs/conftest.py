@@ -69,10 +69,29 @@ class Cluster:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
+    def terminate_group(self) -> None:
+        """SIGTERM the whole process group, as systemd's KillMode=control-group does."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+
+    def group_alive(self) -> bool:
+        """Return whether any process of the group still runs (zombies awaiting init don't)."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            state, pgid = fields[0], int(fields[2])
+            if pgid == self.proc.pid and state != "Z":
+                return True
+        return False
+
     def stop(self) -> None:
         if self.proc.poll() is None:
-            # The main process stops its sentinel and workers; signalling the whole group
-            # instead kills the sentinel under it and leaves the main process waiting.
+            # The main process stops its sentinel and workers (signalling the whole group
+            # works as well: see test_lifecycle.py).
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)

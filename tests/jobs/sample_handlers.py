@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from django.db import connection
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from jobs.context import JobContext
@@ -111,3 +112,9 @@ def cancellable(ctx: JobContext) -> dict[str, Any]:
         ctx.check_cancelled()
         time.sleep(0.05)
     return {"finished": True}
+
+
+@job_handler("test.raise", retry=FAST_RETRY, max_attempts=3)
+def raise_error(ctx: JobContext) -> None:
+    """Raise the exception class named by the payload (a dotted path), with one message."""
+    raise import_string(ctx.payload["error"])("raised by test.raise")

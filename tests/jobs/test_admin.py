@@ -30,7 +30,7 @@ def root_client(client: Client) -> Client:
 
 
 def failed_jobs(n: int) -> list[Job]:
-    jobs = [enqueue_job(type="test.permanent", payload={}) for _ in range(n)]
+    jobs = [enqueue_job(type="test.permanent", payload={})[0] for _ in range(n)]
     for job in jobs:
         execute_job(str(job.pk))
     return jobs
@@ -53,7 +53,7 @@ def test_changelist__query_count_does_not_grow_with_rows(root_client: Client, pr
 
 def test_changelist__filters_and_search(root_client: Client, project: Any) -> None:
     failed = failed_jobs(1)[0]
-    enqueue_job(type="test.echo", payload={"value": 1}, project=project)
+    enqueue_job(type="test.echo", payload={"value": 1}, project=project)[0]
     by_status = root_client.get(CHANGELIST + "?status__exact=failed")
     assert str(failed.pk)[:8] in by_status.content.decode()
     assert by_status.content.decode().count('class="job-status"') == 1
@@ -66,7 +66,7 @@ def test_changelist__filters_and_search(root_client: Client, project: Any) -> No
 
 
 def test_detail__pretty_json_and_attempts_read_only(root_client: Client) -> None:
-    job = enqueue_job(type="test.flaky", payload={"succeed_on": 5})
+    job = enqueue_job(type="test.flaky", payload={"succeed_on": 5})[0]
     execute_job(str(job.pk))
     page = root_client.get(reverse("admin:jobs_job_change", args=[job.pk])).content.decode()
     assert "&quot;succeed_on&quot;: 5" in page
@@ -90,7 +90,7 @@ def test_retry_action__confirmation_then_audited(root_client: Client) -> None:
 
 
 def test_cancel_action__everything_matching_the_filter(root_client: Client) -> None:
-    pending = [enqueue_job(type="test.echo", payload={"value": i}) for i in range(5)]
+    pending = [enqueue_job(type="test.echo", payload={"value": i})[0] for i in range(5)]
     failed_jobs(1)
     url = CHANGELIST + "?status__exact=pending"
     data = {
@@ -122,7 +122,7 @@ def test_actions__hidden_without_the_operate_permission(client: Client) -> None:
 
 def test_jobs_status_command__counts_and_running(project: Any) -> None:
     failed_jobs(2)
-    enqueue_job(type="test.echo", payload={"value": 1})
+    enqueue_job(type="test.echo", payload={"value": 1})[0]
     out = StringIO()
     call_command("jobs_status", stdout=out)
     text = out.getvalue()

@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_admin__retry_all_failed_jobs_in_browser(live_server: Any, page: Any) -> None:
     factories.user(username="root", password="browser-pass-123", is_staff=True, is_superuser=True)
     for _ in range(3):
-        job = enqueue_job(type="test.permanent", payload={})
+        job = enqueue_job(type="test.permanent", payload={})[0]
         execute_job(str(job.pk))
-    enqueue_job(type="test.echo", payload={"value": 1})  # pending: not retryable
+    enqueue_job(type="test.echo", payload={"value": 1})[0]  # pending: not retryable
 
     page.goto(f"{live_server.url}/admin/login/?next=/admin/jobs/job/")
     page.fill("#id_username", "root")

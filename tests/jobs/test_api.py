@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_job_detail__owner_sees_the_contract_shape(project_client: APIClient, project: Any) -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 4}, project=project)
+    job = enqueue_job(type="test.echo", payload={"value": 4}, project=project)[0]
     execute_job(str(job.pk))
     response = project_client.get(f"/api/jobs/{job.pk}")
     assert response.status_code == 200
@@ -46,14 +46,14 @@ def test_job_detail__owner_sees_the_contract_shape(project_client: APIClient, pr
 
 def test_job_detail__another_projects_token_gets_404(api_client: APIClient, project: Any) -> None:
     other = factories.project(slug="other-co")
-    job = enqueue_job(type="test.echo", payload={"value": 1}, project=project)
+    job = enqueue_job(type="test.echo", payload={"value": 1}, project=project)[0]
     response = bearer(api_client, project_id=other.slug).get(f"/api/jobs/{job.pk}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
 def test_job_detail__staff_sees_any_job(staff_client: APIClient) -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     assert staff_client.get(f"/api/jobs/{job.pk}").status_code == 200
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from jobs.engine import hand_off
 from jobs.models import Job, JobAttempt, JobStatus
-from jobs.queue import hand_off
 from jobs.services import JobSpec, enqueue_job, enqueue_jobs_bulk, job_cancel
 from tests.jobs.conftest import wait_until
 
@@ -24,7 +24,7 @@ def statuses(ids: list[Any]) -> Counter[str]:
 
 def test_cluster__runs_jobs_end_to_end(qcluster: Any) -> None:
     qcluster(workers=2)
-    jobs = [enqueue_job(type="test.echo", payload={"value": i}) for i in range(20)]
+    jobs = [enqueue_job(type="test.echo", payload={"value": i})[0] for i in range(20)]
     ids = [j.pk for j in jobs]
     wait_until(lambda: statuses(ids)[JobStatus.COMPLETED] == 20)
     results = {j.pk: j.result for j in Job.objects.filter(pk__in=ids)}
@@ -34,10 +34,10 @@ def test_cluster__runs_jobs_end_to_end(qcluster: Any) -> None:
 
 def test_cluster__retries_then_succeeds_and_runs_delayed_jobs(qcluster: Any) -> None:
     qcluster(workers=2)
-    flaky = enqueue_job(type="test.flaky", payload={"succeed_on": 3})
+    flaky = enqueue_job(type="test.flaky", payload={"succeed_on": 3})[0]
     delayed = enqueue_job(
         type="test.echo", payload={"value": 1}, scheduled_at=timezone.now() + timedelta(seconds=1)
-    )
+    )[0]
     # Both need the dispatcher: retries and delayed jobs are handed off when due.
     wait_until(lambda: statuses([flaky.pk, delayed.pk])[JobStatus.COMPLETED] == 2, timeout=20)
     flaky.refresh_from_db()
@@ -68,7 +68,7 @@ def test_cluster__sigkill_mid_flight_then_restart_completes_every_job_once(
 
 def test_cluster__job_that_kills_its_worker_fails_after_max_attempts(qcluster: Any) -> None:
     cluster = qcluster(workers=1)
-    job = enqueue_job(type="test.exit", payload={})
+    job = enqueue_job(type="test.exit", payload={})[0]
     wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED, timeout=60)
     job.refresh_from_db()
     assert job.attempts == 2 == job.max_attempts
@@ -83,7 +83,7 @@ def test_cluster__job_that_kills_its_worker_fails_after_max_attempts(qcluster: A
 
 
 def test_cluster__same_job_delivered_twice_runs_once(qcluster: Any, ledger: Any) -> None:
-    job = enqueue_job(type="test.ledger", payload={"sleep": 0.5})
+    job = enqueue_job(type="test.ledger", payload={"sleep": 0.5})[0]
     hand_off([str(job.pk)] * 3)  # duplicate deliveries on top of enqueue's own
     qcluster(workers=3)
     wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED)
@@ -107,7 +107,7 @@ def test_cluster__two_clusters_drain_1000_jobs_without_duplicates(
 
 def test_cluster__cancel_running_job(qcluster: Any) -> None:
     qcluster(workers=1)
-    job = enqueue_job(type="test.cancellable", payload={"steps": 400})
+    job = enqueue_job(type="test.cancellable", payload={"steps": 400})[0]
     wait_until(lambda: (Job.objects.get(pk=job.pk).progress or {}).get("phase") == "working")
     assert job_cancel(job_ids=[job.pk], actor=None, reason="test") == (0, 1)
     wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED, timeout=15)
@@ -116,7 +116,7 @@ def test_cluster__cancel_running_job(qcluster: Any) -> None:
 
 def test_cluster__heartbeat_keeps_a_job_longer_than_its_lease(qcluster: Any) -> None:
     qcluster(workers=1)  # leases of 3 s, rescue every 0.5 s (see the fixture)
-    job = enqueue_job(type="test.long", payload={"sleep": 7})
+    job = enqueue_job(type="test.long", payload={"sleep": 7})[0]
     wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED, timeout=30)
     job.refresh_from_db()
     assert job.attempts == 1 and job.result == {"slept": 7}
@@ -127,9 +127,9 @@ def test_cluster__heartbeat_keeps_a_job_longer_than_its_lease(qcluster: Any) -> 
 
 def test_cluster__timeout_stops_the_handler(qcluster: Any) -> None:
     qcluster(workers=1)
-    job = enqueue_job(type="test.slow", payload={"sleep": 30})
+    job = enqueue_job(type="test.slow", payload={"sleep": 30})[0]
     wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED, timeout=20)
     assert JobAttempt.objects.get(job=job).outcome == "timeout"
     # The worker survived the timeout and takes the next job.
-    follow_up = enqueue_job(type="test.echo", payload={"value": 3})
+    follow_up = enqueue_job(type="test.echo", payload={"value": 3})[0]
     wait_until(lambda: Job.objects.get(pk=follow_up.pk).status == JobStatus.COMPLETED)

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs import execution
+from jobs import engine, execution
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
+from jobs.registry import retry_delay
 from jobs.services import enqueue_job, job_cancel
 from jobs.worker import execute_job
 
@@ -36,7 +37,7 @@ def outcomes(job: Job) -> list[str | None]:
 
 
 def test_execute__completes_with_result_and_attempt() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 7})
+    job = enqueue_job(type="test.echo", payload={"value": 7})[0]
     job = run(job)
     assert job.status == JobStatus.COMPLETED
     assert job.result == {"value": 7, "attempt": 1}
@@ -47,7 +48,7 @@ def test_execute__completes_with_result_and_attempt() -> None:
 
 
 def test_execute__retry_then_success() -> None:
-    job = enqueue_job(type="test.flaky", payload={"succeed_on": 2})
+    job = enqueue_job(type="test.flaky", payload={"succeed_on": 2})[0]
     job = run(job)
     assert job.status == JobStatus.PENDING and job.attempts == 1
     assert "transient failure on attempt 1" in job.last_error
@@ -60,7 +61,7 @@ def test_execute__retry_then_success() -> None:
 
 
 def test_execute__last_attempt_fails() -> None:
-    job = enqueue_job(type="test.flaky", payload={"succeed_on": 99}, max_attempts=2)
+    job = enqueue_job(type="test.flaky", payload={"succeed_on": 99}, max_attempts=2)[0]
     run(job)
     make_due(job)
     job = run(job)
@@ -69,13 +70,13 @@ def test_execute__last_attempt_fails() -> None:
 
 
 def test_execute__permanent_error_fails_at_once() -> None:
-    job = run(enqueue_job(type="test.permanent", payload={}))
+    job = run(enqueue_job(type="test.permanent", payload={})[0])
     assert job.status == JobStatus.FAILED and job.attempts == 1
     assert job.last_error == "PermanentJobError: project is gone"
 
 
 def test_execute__payload_invalid_at_execution_fails_permanently() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     Job.objects.filter(pk=job.pk).update(payload={"value": -5})
     job = run(job)
     assert job.status == JobStatus.FAILED
@@ -83,7 +84,7 @@ def test_execute__payload_invalid_at_execution_fails_permanently() -> None:
 
 
 def test_execute__secrets_scrubbed_from_error_and_traceback(settings: Any) -> None:
-    job = run(enqueue_job(type="test.secret_error", payload={}))
+    job = run(enqueue_job(type="test.secret_error", payload={})[0])
     attempt = JobAttempt.objects.get(job=job)
     for text in (job.last_error, attempt.error, attempt.traceback):
         assert "canary-tenant-pw-91f3" not in text
@@ -91,7 +92,7 @@ def test_execute__secrets_scrubbed_from_error_and_traceback(settings: Any) -> No
 
 
 def test_execute__timeout_recorded() -> None:
-    job = run(enqueue_job(type="test.slow", payload={"sleep": 5}))
+    job = run(enqueue_job(type="test.slow", payload={"sleep": 5})[0])
     assert job.status == JobStatus.FAILED
     assert job.last_error == "Timed out after 1 s."
     assert outcomes(job) == ["timeout"]
@@ -100,9 +101,9 @@ def test_execute__timeout_recorded() -> None:
 def test_execute__not_due_or_not_pending_does_nothing() -> None:
     later = enqueue_job(
         type="test.echo", payload={"value": 1}, scheduled_at=timezone.now() + timedelta(hours=1)
-    )
+    )[0]
     assert run(later).status == JobStatus.PENDING and later.attempts == 0
-    done = run(enqueue_job(type="test.echo", payload={"value": 2}))
+    done = run(enqueue_job(type="test.echo", payload={"value": 2})[0])
     execute_job(str(done.pk))  # a second delivery of a finished job
     done.refresh_from_db()
     assert done.attempts == 1 and JobAttempt.objects.filter(job=done).count() == 1
@@ -110,7 +111,7 @@ def test_execute__not_due_or_not_pending_does_nothing() -> None:
 
 
 def test_claim__only_one_of_two_deliveries_wins() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     first = execution.job_claim(job_id=job.pk, worker="a")
     second = execution.job_claim(job_id=job.pk, worker="b")
     assert first is not None and second is None
@@ -118,11 +119,11 @@ def test_claim__only_one_of_two_deliveries_wins() -> None:
 
 def test_outcome__fenced_on_attempt_number() -> None:
     """A zombie finishing attempt 1 after a rescue and a new claim changes nothing."""
-    job = enqueue_job(type="test.echo", payload={"value": 1}, max_attempts=3)
+    job = enqueue_job(type="test.echo", payload={"value": 1}, max_attempts=3)[0]
     zombie = execution.job_claim(job_id=job.pk, worker="zombie")
     assert zombie is not None
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    assert execution.jobs_rescue_lost() == 1
+    assert execution.jobs_rescue_lost(retry_delay=retry_delay) == 1
     make_due(job)
     fresh = execution.job_claim(job_id=job.pk, worker="fresh")
     assert fresh is not None and fresh.attempt == 2
@@ -136,29 +137,29 @@ def test_outcome__fenced_on_attempt_number() -> None:
 
 
 def test_rescue__last_attempt_fails_the_job() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1}, max_attempts=1)
+    job = enqueue_job(type="test.echo", payload={"value": 1}, max_attempts=1)[0]
     execution.job_claim(job_id=job.pk, worker="w")
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    execution.jobs_rescue_lost()
+    execution.jobs_rescue_lost(retry_delay=retry_delay)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and "Worker lost" in job.last_error
     assert outcomes(job) == ["lost"]
 
 
 def test_rescue__live_lease_left_alone() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     execution.job_claim(job_id=job.pk, worker="w")
-    assert execution.jobs_rescue_lost() == 0
+    assert execution.jobs_rescue_lost(retry_delay=retry_delay) == 0
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING
 
 
 def test_enqueue__unknown_type_and_bad_payload_name_the_field() -> None:
     with pytest.raises(ValidationError) as unknown:
-        enqueue_job(type="nope", payload={})
+        enqueue_job(type="nope", payload={})[0]
     assert "type" in unknown.value.message_dict
     with pytest.raises(ValidationError) as bad:
-        enqueue_job(type="test.echo", payload={"value": "x"})
+        enqueue_job(type="test.echo", payload={"value": "x"})[0]
     assert list(bad.value.message_dict) == ["payload.value"]
     assert not Job.objects.exists()
 
@@ -166,28 +167,34 @@ def test_enqueue__unknown_type_and_bad_payload_name_the_field() -> None:
 def test_enqueue__rolled_back_transaction_leaves_nothing() -> None:
     def caller() -> None:
         with transaction.atomic():
-            enqueue_job(type="test.echo", payload={"value": 1})
+            enqueue_job(type="test.echo", payload={"value": 1})[0]
             raise RuntimeError("caller failed after enqueueing")
 
     with pytest.raises(RuntimeError):
         caller()
     assert not Job.objects.exists()
-    # Nor is anything left on django-q2's queue for a worker to pick up.
-    from django_q.models import OrmQ
-
-    assert not OrmQ.objects.exists()
+    # Nor is anything left on the engine's queue for a worker to pick up.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {engine.QUEUE_TABLE}")  # noqa: S608
+        assert cursor.fetchone()[0] == 0
 
 
 def test_enqueue__idempotency_key_returns_the_same_job(project: Any) -> None:
-    a = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k1")
-    b = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k1")
-    c = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k2")
+    a = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k1")[
+        0
+    ]
+    b = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k1")[
+        0
+    ]
+    c = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k2")[
+        0
+    ]
     assert a.pk == b.pk != c.pk
 
 
 def test_cancel__pending_now_running_on_request() -> None:
-    pending = enqueue_job(type="test.echo", payload={"value": 1})
-    running = enqueue_job(type="test.cancellable", payload={"steps": 3})
+    pending = enqueue_job(type="test.echo", payload={"value": 1})[0]
+    running = enqueue_job(type="test.cancellable", payload={"steps": 3})[0]
     execution.job_claim(job_id=running.pk, worker="w")
     assert job_cancel(job_ids=[pending.pk, running.pk], actor=None, reason="ops") == (1, 1)
     pending.refresh_from_db()

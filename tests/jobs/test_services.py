@@ -39,7 +39,7 @@ def test_idempotency__20_concurrent_enqueues_make_one_job(project: Any) -> None:
             barrier.wait()
             job = enqueue_job(
                 type="test.echo", payload={"value": 1}, project=project, idempotency_key="same"
-            )
+            )[0]
             ids.append(job.pk)
         except BaseException as exc:  # report in the main thread
             errors.append(exc)
@@ -57,7 +57,9 @@ def test_idempotency__20_concurrent_enqueues_make_one_job(project: Any) -> None:
 
 
 def test_idempotency__ttl_releases_an_old_key(project: Any) -> None:
-    old = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k")
+    old = enqueue_job(type="test.echo", payload={"value": 1}, project=project, idempotency_key="k")[
+        0
+    ]
     Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
     again = enqueue_job(
         type="test.echo",
@@ -65,20 +67,21 @@ def test_idempotency__ttl_releases_an_old_key(project: Any) -> None:
         project=project,
         idempotency_key="k",
         idempotency_ttl=timedelta(hours=24),
-    )
+    )[0]
     assert again.pk != old.pk
     old.refresh_from_db()
     assert old.idempotency_key is None
 
 
 def test_exclusive_key__one_active_job_per_key() -> None:
-    first = enqueue_job(type="test.echo", payload={"value": 1}, exclusive_key="export:acme")
-    second = enqueue_job(type="test.echo", payload={"value": 2}, exclusive_key="export:acme")
-    other = enqueue_job(type="test.echo", payload={"value": 3}, exclusive_key="export:globex")
+    first, created_first = enqueue_job(type="test.echo", payload={"value": 1}, exclusive_key="a")
+    second, created_second = enqueue_job(type="test.echo", payload={"value": 2}, exclusive_key="a")
+    other, created_other = enqueue_job(type="test.echo", payload={"value": 3}, exclusive_key="b")
     assert second.pk == first.pk != other.pk
+    assert (created_first, created_second, created_other) == (True, False, True)
     execute_job(str(first.pk))  # finished: the key is free again
-    third = enqueue_job(type="test.echo", payload={"value": 4}, exclusive_key="export:acme")
-    assert third.pk != first.pk
+    third, created = enqueue_job(type="test.echo", payload={"value": 4}, exclusive_key="a")
+    assert third.pk != first.pk and created
 
 
 def test_bulk__one_insert_and_handed_off_by_the_dispatcher() -> None:
@@ -97,7 +100,7 @@ def test_bulk__one_insert_and_handed_off_by_the_dispatcher() -> None:
 def test_enqueue__wakes_the_dispatchers_when_the_transaction_commits(staff_user: Any) -> None:
     from django.db import transaction
 
-    from jobs.queue import DUE_CHANNEL
+    from jobs.dispatcher import DUE_CHANNEL
     from tests.jobs.conftest import test_database_url
 
     with psycopg.connect(test_database_url(), autocommit=True) as listener:
@@ -107,12 +110,12 @@ def test_enqueue__wakes_the_dispatchers_when_the_transaction_commits(staff_user:
             return len(list(listener.notifies(timeout=0.5)))
 
         with transaction.atomic():
-            job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)
+            job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)[0]
             assert woken() == 0  # not before the commit
         assert woken() == 1
         try:
             with transaction.atomic():
-                enqueue_job(type="test.echo", payload={"value": 1})
+                enqueue_job(type="test.echo", payload={"value": 1})[0]
                 raise RuntimeError("rolled back")
         except RuntimeError:
             pass
@@ -127,7 +130,7 @@ def test_enqueue__wakes_the_dispatchers_when_the_transaction_commits(staff_user:
 
 def test_bulk__rows_match_what_enqueue_job_writes(project: Any) -> None:
     later = timezone.now() + timedelta(hours=1)
-    single = enqueue_job(type="test.echo", payload={"value": 1}, project=project, priority=5)
+    single = enqueue_job(type="test.echo", payload={"value": 1}, project=project, priority=5)[0]
     ids = enqueue_jobs_bulk(
         jobs=[
             JobSpec(type="test.echo", payload={"value": 1}, project=project, priority=5),
@@ -156,12 +159,13 @@ def test_bulk__an_invalid_spec_writes_nothing() -> None:
     assert enqueue_jobs_bulk(jobs=[]) == []
 
 
-def test_retry__failed_job_gets_one_more_attempt_and_audit(staff_user: Any) -> None:
-    job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)
+def test_retry__failed_job_gets_a_fresh_budget_and_audit(staff_user: Any) -> None:
+    job = enqueue_job(type="test.permanent", payload={}, max_attempts=1)[0]
     execute_job(str(job.pk))
     assert job_retry(job_ids=[job.pk], actor=staff_user, reason="fixed upstream") == 1
     job.refresh_from_db()
-    assert job.status == JobStatus.PENDING and job.max_attempts == 2 and job.completed_at is None
+    # A fresh budget: the type's 5 attempts again, counted from the one made.
+    assert job.status == JobStatus.PENDING and job.max_attempts == 6 and job.completed_at is None
     audit = AuditLog.objects.get(action="job.retry")
     assert (audit.target_id, audit.reason, audit.actor_label) == (
         str(job.pk),
@@ -173,13 +177,13 @@ def test_retry__failed_job_gets_one_more_attempt_and_audit(staff_user: Any) -> N
 
 def test_retry__skips_jobs_whose_exclusive_key_is_held(staff_user: Any) -> None:
     def failed(key: str) -> Job:
-        job = enqueue_job(type="test.permanent", payload={}, max_attempts=1, exclusive_key=key)
+        job = enqueue_job(type="test.permanent", payload={}, max_attempts=1, exclusive_key=key)[0]
         execute_job(str(job.pk))
         return job
 
     older, newer = failed("k1"), failed("k1")
     blocked = failed("k2")
-    holder = enqueue_job(type="test.permanent", payload={}, exclusive_key="k2")  # pending
+    holder = enqueue_job(type="test.permanent", payload={}, exclusive_key="k2")[0]  # pending
     free = failed("k3")
     ids = [older.pk, newer.pk, blocked.pk, free.pk]
     assert job_retry(job_ids=ids, actor=staff_user, reason="again") == 2
@@ -191,8 +195,8 @@ def test_retry__skips_jobs_whose_exclusive_key_is_held(staff_user: Any) -> None:
 def test_run_now__only_delayed_pending_jobs(staff_user: Any) -> None:
     later = enqueue_job(
         type="test.echo", payload={"value": 1}, scheduled_at=timezone.now() + timedelta(hours=2)
-    )
-    due = enqueue_job(type="test.echo", payload={"value": 1})
+    )[0]
+    due = enqueue_job(type="test.echo", payload={"value": 1})[0]
     assert job_run_now(job_ids=[later.pk, due.pk], actor=staff_user) == 1
     later.refresh_from_db()
     assert later.scheduled_at <= timezone.now()
@@ -200,7 +204,7 @@ def test_run_now__only_delayed_pending_jobs(staff_user: Any) -> None:
 
 
 def test_cancel__audited_and_idempotent(staff_user: Any) -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     assert job_cancel(job_ids=[job.pk], actor=staff_user) == (1, 0)
     assert job_cancel(job_ids=[job.pk], actor=staff_user) == (0, 0)
     assert AuditLog.objects.filter(action="job.cancel").count() == 1
@@ -209,13 +213,13 @@ def test_cancel__audited_and_idempotent(staff_user: Any) -> None:
 def test_prune__removes_only_finished_jobs_past_retention(settings: Any) -> None:
     settings.JOBS_RETENTION_DAYS = 30
     settings.JOBS_FAILED_RETENTION_DAYS = 90
-    old_done = enqueue_job(type="test.echo", payload={"value": 1})
+    old_done = enqueue_job(type="test.echo", payload={"value": 1})[0]
     execute_job(str(old_done.pk))
-    old_failed = enqueue_job(type="test.permanent", payload={})
+    old_failed = enqueue_job(type="test.permanent", payload={})[0]
     execute_job(str(old_failed.pk))
-    recent_failed = enqueue_job(type="test.permanent", payload={})
+    recent_failed = enqueue_job(type="test.permanent", payload={})[0]
     execute_job(str(recent_failed.pk))
-    pending = enqueue_job(type="test.echo", payload={"value": 1})
+    pending = enqueue_job(type="test.echo", payload={"value": 1})[0]
     Job.objects.filter(pk__in=[old_done.pk, pending.pk]).update(
         completed_at=timezone.now() - timedelta(days=31),
         created_at=timezone.now() - timedelta(days=400),
@@ -228,7 +232,7 @@ def test_prune__removes_only_finished_jobs_past_retention(settings: Any) -> None
 
 
 def test_claim__progress_renews_lease_and_reports_cancel() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     claim = execution.job_claim(job_id=job.pk, worker="w")
     assert claim is not None
     before = Job.objects.get(pk=job.pk).lease_expires_at

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import import_module
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django_q.models import Schedule
 
 from controlplane.models import AuditLog, Project, ProjectStatus
 from controlplane.services import project_create
-from jobs import execution
+from jobs import engine, execution
 from jobs.models import Job, JobAttempt, JobStatus
+from jobs.registry import housekeeping_types, retry_delay
+from jobs.scheduling import schedule_fire, schedules_sync
 from jobs.services import enqueue_job, job_cancel
+from jobs.worker import execute_job
 from provisioning.models import ApiKey, ServiceRegistration
-from provisioning.schedules import ORPHANS_SCHEDULE, REVEAL_PURGE_SCHEDULE, ensure_schedules
+from provisioning.schedules import ORPHANS_JOB, REVEAL_PURGE_JOB
 from provisioning.services import (
     ApiKeyExpired,
     api_key_authenticate,
@@ -50,7 +51,7 @@ def enqueue_with_attempts(tenants: list[str], max_attempts: int) -> tuple[Projec
     )
     job = enqueue_job(
         type="provision_project", payload=payload, project=project, max_attempts=max_attempts
-    )
+    )[0]
     return project, job
 
 
@@ -184,7 +185,7 @@ def test_provision_project__leaves_a_project_not_provisioning_alone(
     project = project_create(slug=unique_slug(), name="Live", status=ProjectStatus.ACTIVE)
     key, _ = api_key_issue(project=project, name="prod")
     payload = provision_payload(project=project, services={}, api_key_count=1, api_key_prefix=None)
-    job = run(enqueue_job(type="provision_project", payload=payload, project=project))
+    job = run(enqueue_job(type="provision_project", payload=payload, project=project)[0])
     assert job.status == JobStatus.FAILED and "only PROVISIONING" in job.last_error
     assert "Nothing compensated" in job.last_error
     assert Project.objects.get(pk=project.pk).status == ProjectStatus.ACTIVE
@@ -206,7 +207,7 @@ def test_provision_project__payload_validated(committed_tenants: list[str]) -> N
     ]
     for payload in bad_payloads:
         with pytest.raises(ValidationError):
-            enqueue_job(type="provision_project", payload=payload, project=project)
+            enqueue_job(type="provision_project", payload=payload, project=project)[0]
     assert not Job.objects.exists()
 
 
@@ -298,7 +299,7 @@ def test_rotate_key__one_rotation_per_project_and_only_when_live(
             type="rotate_key",
             payload={"project_id": project.slug, "key_id": 999_999},
             project=project,
-        )
+        )[0]
     )
     assert unknown_key.status == JobStatus.FAILED and "not an active key" in unknown_key.last_error
 
@@ -316,7 +317,7 @@ def test_provisioning_orphans_compensate__cancelled_or_lost_jobs(
     make_due(lost_job)
     assert execution.job_claim(job_id=lost_job.pk, worker="dead-worker") is not None
     Job.objects.filter(pk=lost_job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
-    assert execution.jobs_rescue_lost() == 1
+    assert execution.jobs_rescue_lost(retry_delay=retry_delay) == 1
     assert Job.objects.get(pk=lost_job.pk).status == JobStatus.FAILED
     waiting, _ = provision_request(committed_tenants)
 
@@ -329,13 +330,17 @@ def test_provisioning_orphans_compensate__cancelled_or_lost_jobs(
     assert provisioning_orphans_compensate() == 0
 
 
-def test_ensure_schedules__idempotent_and_runnable() -> None:
-    ensure_schedules()
-    ensure_schedules()
-    purge = Schedule.objects.get(name=REVEAL_PURGE_SCHEDULE)
-    orphans = Schedule.objects.get(name=ORPHANS_SCHEDULE)
-    assert purge.schedule_type == Schedule.HOURLY
-    assert (orphans.schedule_type, orphans.minutes) == (Schedule.MINUTES, 5)
-    for schedule in (purge, orphans):
-        module, _, func = schedule.func.rpartition(".")
-        assert getattr(import_module(module), func)() == 0
+@pytest.mark.django_db(transaction=True)
+def test_schedules__synced_and_each_run_is_a_housekeeping_job() -> None:
+    schedules_sync()
+    schedules_sync()
+    rows = engine.schedule_rows()
+    assert rows[REVEAL_PURGE_JOB][2] == 60 and rows[ORPHANS_JOB][2] == 5
+    for name in (REVEAL_PURGE_JOB, ORPHANS_JOB):
+        assert name in housekeeping_types()
+        job_id = schedule_fire(name)
+        assert job_id is not None
+        execute_job(str(job_id))
+        job = Job.objects.get(pk=job_id)
+        assert (job.type, job.status, job.attempts) == (name, JobStatus.COMPLETED, 1)
+        assert job.result in ({"deleted": 0}, {"compensated": 0})

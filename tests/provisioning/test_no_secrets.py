@@ -134,7 +134,7 @@ def test_no_secret__anywhere_after_the_job_paths(
         )
         doomed = enqueue_job(
             type="provision_project", payload=payload, project=failed, max_attempts=2
-        )
+        )[0]
         fake_services["storage"].mode = "fail"
         assert run(doomed).status == JobStatus.PENDING
         failed_password = tenant_password(project=failed)

@@ -1,17 +1,19 @@
-"""Make the django-q2 backfill schedule match BACKFILL_SCHEDULE_* (idempotent)."""
+"""Sync the recurring jobs' schedules now (the backfill's follows BACKFILL_SCHEDULE_*)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from backfill.schedules import backfill_schedule_sync
+from jobs.scheduling import schedules_sync
 
 
 class Command(BaseCommand):
-    help = "Create, update or remove the django-q2 schedule that runs the backfill scheduler."
+    help = "Sync every declared schedule now; the backfill's follows BACKFILL_SCHEDULE_*."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        exists = backfill_schedule_sync()
-        self.stdout.write("backfill schedule " + ("enabled" if exists else "disabled"))
+        schedules_sync()
+        enabled = settings.BACKFILL_SCHEDULE_ENABLED
+        self.stdout.write("backfill schedule " + ("enabled" if enabled else "disabled"))

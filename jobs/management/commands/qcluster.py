@@ -1,48 +1,55 @@
-"""django-q2's qcluster, with the job dispatcher running in the cluster's main process.
+"""`manage.py qcluster`: a django-q2 cluster with the job dispatcher beside it.
 
-django-q2's main process only starts the sentinel (which forks the workers) and then idles
-until a signal stops it; the dispatcher (hand-off of due jobs, rescue of lost ones) runs
-there as a thread, started after the fork, and stops with the cluster.
+The cluster's life cycle (waiting for the database, signals, an orderly stop within
+JOBS_STOP_GRACE seconds) is the engine's (jobs.engine.cluster); this command adds the
+dispatcher thread (hand-off of due jobs, rescue of lost ones, schedule sync), started
+after the fork, and releases the jobs of workers a late stop had to kill.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
-from django_q.cluster import Cluster
-from django_q.management.commands.qcluster import Command as QClusterCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from jobs import dispatcher
+from jobs.engine.cluster import ClusterRunner
+from jobs.execution import jobs_release
 
 
-class Command(QClusterCommand):
+class Command(BaseCommand):
     help = "Start a django-q2 cluster with the job dispatcher beside it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--run-once", action="store_true", help="Start, then stop at once.")
+        parser.add_argument(
+            "-n", "--name", dest="cluster_name", default=None, help="Queue (cluster) name."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         settings.SECRET_KEY  # noqa: B018 (signing needs it: fail before starting anything)
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
-        # django-q2 closes "old" connections before every task; with health checks on that
-        # is one extra SELECT 1 per task. Workers meet a dead connection on first use anyway
-        # (the task then fails and the dispatcher redelivers the job), so skip the check here.
-        connections["default"].settings_dict["CONN_HEALTH_CHECKS"] = False
-        cluster = Cluster()
-        cluster.start()
-        if options.get("run_once", False):
-            cluster.stop()
-            return
+        runner = ClusterRunner(grace=settings.JOBS_STOP_GRACE)
+        runner.install_signal_handlers()
+        if not runner.start():
+            return  # stopped while waiting for the database
         stop = threading.Event()
         thread = threading.Thread(
             target=dispatcher.run, args=(stop,), name="dispatcher", daemon=True
         )
-        thread.start()
-        # SIGTERM/SIGINT reach Cluster's handler in this (main) thread, which stops the sentinel.
-        while cluster.sentinel.is_alive():
-            time.sleep(0.5)
-        stop.set()
-        thread.join(timeout=10)
+        try:
+            if not options.get("run_once"):
+                thread.start()
+                runner.wait()
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join(timeout=max(1.0, settings.JOBS_DISPATCH_INTERVAL * 4))
+            in_time = runner.stop(on_abandoned=lambda workers: jobs_release(workers=workers))
+        if not in_time:
+            sys.exit(1)

@@ -1,4 +1,4 @@
-"""django-q2's ORM broker with fewer round trips: the queue table the cluster polls.
+"""django-q2's ORM broker with fewer round trips, and the acknowledgement folded into claims.
 
 django-q2's ORM broker dequeues with a SELECT and then one UPDATE per task (each its own
 commit), and its monitor acknowledges every task with one more DELETE. Here:
@@ -70,7 +70,7 @@ class JobsORMBroker(ORM):
 _running = threading.local()
 
 
-@receiver(pre_execute, dispatch_uid="jobs.broker.note_delivery")
+@receiver(pre_execute, dispatch_uid="jobs.engine.broker.note_delivery")
 def _note_delivery(sender: Any, func: Any, task: dict[str, Any], **kwargs: Any) -> None:
     _running.task = task
 

@@ -15,23 +15,21 @@ from django_q.signals import pre_enqueue
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
-from jobs.broker import process_broker
+from jobs.engine.broker import process_broker
 
 TASK_FUNC = "jobs.worker.execute_job"
-# NOTIFY channel: a trigger on jobs_job signals it when a job waits for its hand-off.
-DUE_CHANNEL = "jobs_due"
+# Our Job row is the record: django-q2 keeps no result, and timeouts are ours.
+_OPTIONS = {"save": False, "timeout": -1}
 
 
-def _task(job_id: str) -> dict[str, Any]:
-    """Return the task package async_task would build for this job."""
+def task_package(job_id: str) -> dict[str, Any]:
+    """Return the task package `async_task` would build for this job (pinned by a contract test)."""
     task: dict[str, Any] = {
         "id": uuid.uuid4().hex,
         "name": f"job-{job_id}",
         "func": TASK_FUNC,
         "args": (job_id,),
-        # Our Job row is the record: django-q2 keeps no result, and timeouts are ours.
-        "save": False,
-        "timeout": -1,
+        **_OPTIONS,
     }
     if Conf.CACHED:
         task["cached"] = Conf.CACHED
@@ -47,7 +45,8 @@ def hand_off(job_ids: Iterable[str]) -> None:
     """Queue one django-q2 task per job id (duplicates are harmless: the claim dedups).
 
     With the ORM broker the queue rows are written directly, many per INSERT: async_task
-    writes one row per call, and checks the connection's health before each.
+    writes one row per call (a round trip and a commit each), which caps the dispatcher
+    below what two workers drain. Any other broker (Redis) goes through async_task.
     """
     ids = [str(job_id) for job_id in job_ids]
     if not ids:
@@ -58,15 +57,10 @@ def hand_off(job_ids: Iterable[str]) -> None:
             async_task(
                 TASK_FUNC,
                 job_id,
-                q_options={
-                    "save": False,
-                    "timeout": -1,
-                    "task_name": f"job-{job_id}",
-                    "broker": broker,
-                },
+                q_options={**_OPTIONS, "task_name": f"job-{job_id}", "broker": broker},
             )
         return
-    packages = [SignedPackage.dumps(_task(job_id)) for job_id in ids]
+    packages = [SignedPackage.dumps(task_package(job_id)) for job_id in ids]
     connection = connections[Conf.ORM]
     table = connection.ops.quote_name(OrmQ._meta.db_table)
     with connection.cursor() as cursor:

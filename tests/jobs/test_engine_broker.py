@@ -15,11 +15,12 @@ from django_q.models import OrmQ
 from django_q.signals import pre_execute
 from django_q.signing import SignedPackage
 
-from jobs import broker, execution
-from jobs.broker import JobsORMBroker
+from jobs import execution
 from jobs.dispatcher import dispatch_once
+from jobs.engine import broker
+from jobs.engine.broker import JobsORMBroker
+from jobs.engine.handoff import TASK_FUNC, hand_off
 from jobs.models import JobStatus
-from jobs.queue import TASK_FUNC, hand_off
 from jobs.services import enqueue_job
 from jobs.worker import execute_job
 
@@ -90,7 +91,7 @@ def deliver(job_id: str) -> dict[str, Any]:
 
 
 def test_claim__deletes_its_delivery_so_the_monitor_has_nothing_to_ack() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     task = deliver(str(job.pk))
     execute_job(str(job.pk))
     job.refresh_from_db()
@@ -100,7 +101,7 @@ def test_claim__deletes_its_delivery_so_the_monitor_has_nothing_to_ack() -> None
 
 
 def test_claim__a_losing_duplicate_delivery_is_deleted_too() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     deliver(str(job.pk))
     execute_job(str(job.pk))
     hand_off([str(job.pk)])  # a redelivery of a job that already ran
@@ -110,7 +111,7 @@ def test_claim__a_losing_duplicate_delivery_is_deleted_too() -> None:
 
 
 def test_delivery_ack_id__only_for_the_job_being_executed() -> None:
-    job = enqueue_job(type="test.echo", payload={"value": 1})
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
     task = deliver(str(job.pk))
     assert broker.delivery_ack_id(str(job.pk)) == task["ack_id"]
     assert broker.delivery_ack_id("another-job") is None
