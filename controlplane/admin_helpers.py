@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
@@ -99,6 +101,34 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class QuickListMixin:
+    """Change lists that render fast at a large page: the row checkbox without a widget render.
+
+    Django renders each row's checkbox through the form template engine (about 0.15 ms a
+    row); the same markup from `format_html` costs a few microseconds.
+    """
+
+    def action_checkbox(self, obj: Model) -> SafeString:
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" '
+            'aria-label="Select this object for an action - {}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            obj,
+        )
+
+
+class CappedCountPaginator(Paginator):
+    """Count at most CAP rows (unordered), so a big table never gets a full COUNT(*)."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = cast(QuerySet[Any], self.object_list)
+        return queryset.order_by()[: self.CAP + 1].count()
 
 
 class ReasonForm(forms.Form):

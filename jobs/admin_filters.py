@@ -35,18 +35,17 @@ def job_search(queryset: QuerySet[Job], term: str) -> QuerySet[Job]:
         return queryset.filter(pk=uuid.UUID(term))
     except ValueError:
         pass
+    # A slug is resolved first, so the jobs are read through (project, created) in order.
+    project_id = Project.objects.filter(slug=term).values_list("pk", flat=True).first()
+    by_project = Q(project_id=project_id) if project_id is not None else None
     digits = term.replace("-", "")
     if HEX_PREFIX.match(digits):
         low = uuid.UUID(digits.ljust(32, "0"))
         high = uuid.UUID(digits.ljust(32, "f"))
         by_id = Q(pk__gte=low, pk__lte=high)
-        # "cafe", "deadbeef"… are valid slugs too: match that project's jobs as well (by id,
-        # so both halves stay index scans of this one table).
-        project_id = Project.objects.filter(slug=term).values_list("pk", flat=True).first()
-        if project_id is not None:
-            by_id |= Q(project_id=project_id)
-        return queryset.filter(by_id)
-    return queryset.filter(project__slug=term)
+        # "cafe", "deadbeef"… are valid slugs too: then match either (both indexed).
+        return queryset.filter(by_id | by_project if by_project else by_id)
+    return queryset.filter(by_project) if by_project else queryset.none()
 
 
 class TypeFilter(admin.SimpleListFilter):
