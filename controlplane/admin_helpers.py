@@ -121,14 +121,25 @@ class QuickListMixin:
 
 
 class CappedCountPaginator(Paginator):
-    """Count at most CAP rows (unordered), so a big table never gets a full COUNT(*)."""
+    """Count at most `cap` rows (unordered), so a big table never gets a full COUNT(*).
 
-    CAP = 10_000
+    A selective filter makes even a capped count read every candidate row, so the cap is
+    what the page links need (a few pages past the current one), not a fixed large number.
+    """
+
+    def __init__(self, *args: Any, cap: int = 10_000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cap = cap
 
     @cached_property
     def count(self) -> int:
         queryset = cast(QuerySet[Any], self.object_list)
-        return queryset.order_by()[: self.CAP + 1].count()
+        return queryset.order_by()[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        """Return True when there are more rows than were counted."""
+        return self.count > self.cap
 
 
 class ReasonForm(forms.Form):
