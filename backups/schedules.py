@@ -85,7 +85,8 @@ def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
     return int(job.created_at >= before)
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's change view calls it inside its own transaction (one unit then).
+@transaction.atomic
 def backup_schedule_set(
     *,
     project: Project,
@@ -142,7 +143,8 @@ def backup_schedule_enable(
     return changed
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's delete view calls it inside its own transaction.
+@transaction.atomic
 def backup_schedule_delete(*, schedule_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
     """Delete the given schedules; return how many."""
     rows = list(

@@ -244,4 +244,3 @@ class ConfirmedActionMixin:
 def model_ids(queryset: QuerySet[Any]) -> list[Any]:
     """Return the primary keys of a queryset (what services take)."""
     return list(queryset.values_list("pk", flat=True))
-

@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from django.forms import Media
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import truncatechars
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString

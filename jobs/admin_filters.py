@@ -100,7 +100,8 @@ class ProjectFilter(admin.ListFilter):
                 attrs={"data-placeholder": "Type a slug or name", "style": "width:100%"},
             ),
         )
-        return str(field.widget.render("project-filter", self.value, attrs={"id": "project-filter"}))
+        html = field.widget.render("project-filter", self.value, attrs={"id": "project-filter"})
+        return str(html)
 
     def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
         yield {

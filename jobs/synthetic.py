@@ -63,7 +63,8 @@ def _type_table() -> str:
     for type_, share, with_project in TYPE_MIX:
         upper += share
         max_attempts = get_handler(type_).max_attempts
-        rows.append(f"('{type_}', {upper:.4f}::float8, {max_attempts}, {str(with_project).lower()})")
+        project = "true" if with_project else "false"
+        rows.append(f"('{type_}', {upper:.4f}::float8, {max_attempts}, {project})")
     return ", ".join(rows)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from io import StringIO
 import uuid
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
