@@ -37,6 +37,7 @@ BADGE_COLOURS: Mapping[str, str] = {
     "completed": _GREEN,
     "active": _GREEN,
     "registered": _GREEN,
+    "done": _GREEN,
     "retry": _AMBER,
     "suspended": _AMBER,
     "failed": _RED,
@@ -44,6 +45,7 @@ BADGE_COLOURS: Mapping[str, str] = {
     "cancelled": _GREY,
     "skipped": _GREY,
     "deregistered": _GREY,
+    "compensated": _GREY,
 }
 SAMPLE_SIZE = 50
 
