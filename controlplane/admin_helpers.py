@@ -145,10 +145,13 @@ class CappedCountPaginator(Paginator):
 
 
 class ReasonForm(forms.Form):
-    """The reason staff give for an action; recorded in the audit log."""
+    """The reason staff give for an action; recorded in the audit log.
+
+    Optional: a one-line note. Required (`reason_required=True`): a text box to explain in.
+    """
 
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        widget=forms.TextInput(attrs={"size": 60}),
         max_length=1000,
         required=False,
         help_text="Optional; recorded in the audit log.",
@@ -160,6 +163,8 @@ class ReasonForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["reason"]
         field.required = reason_required
+        if reason_required:
+            field.widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "maxlength": 1000})
         if reason_help:
             field.help_text = reason_help
         elif reason_required:
