@@ -21,21 +21,43 @@ from jobs.registry import get_handler
 PROJECT_PREFIX = "synth-"
 SYNTHETIC_WORKER = "synthetic"
 NEVER_DUE = "3650 days"
-# (type, share of jobs, needs a project): the registered types of the apps.
+# (type, share of jobs, needs a project, what its failures say): the apps' registered types.
+LOST = "Worker lost: lease expired during attempt {n}."
 TYPE_MIX = [
-    ("export_backup", 0.50, True),
-    ("verify_backup", 0.10, True),
-    ("backfill_month", 0.20, False),
-    ("provision_project", 0.05, True),
-    ("rotate_key", 0.15, True),
-]
-ERRORS = [
-    "pg_dump: error: connection to server on socket failed: No such file or directory",
-    "Timed out after 1800 s",
-    "Worker lost: lease expired during attempt {n}.",
-    "ServiceCallError: auth service answered 503 Service Unavailable",
-    "Gemini quota exhausted for today",
-    "BackupError: dump larger than BACKUPS_MAX_BYTES",
+    (
+        "export_backup",
+        0.50,
+        True,
+        [
+            "pg_dump: error: connection to server on socket failed: No such file or directory",
+            "BackupError: dump larger than BACKUPS_MAX_BYTES (10.0 GB)",
+            LOST,
+        ],
+    ),
+    (
+        "verify_backup",
+        0.10,
+        True,
+        ["pg_restore: error: could not execute query: relation already exists", LOST],
+    ),
+    (
+        "backfill_month",
+        0.20,
+        False,
+        ["Gemini quota exhausted for today", "ISBNdb answered 429 Too Many Requests", LOST],
+    ),
+    (
+        "provision_project",
+        0.05,
+        True,
+        ["ServiceCallError: auth service answered 503 Service Unavailable", LOST],
+    ),
+    (
+        "rotate_key",
+        0.15,
+        True,
+        ["ServiceCallError: auth service answered 502 Bad Gateway", LOST],
+    ),
 ]
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -57,14 +79,19 @@ class SeedCounts:
     many_attempts_job: str
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _type_table() -> str:
-    """Return a VALUES list of (type, cumulative share upper bound, max_attempts, project)."""
+    """Return a VALUES list of (type, share upper bound, max_attempts, project, errors)."""
     rows, upper = [], 0.0
-    for type_, share, with_project in TYPE_MIX:
+    for type_, share, with_project, errors in TYPE_MIX:
         upper += share
         max_attempts = get_handler(type_).max_attempts
         project = "true" if with_project else "false"
-        rows.append(f"('{type_}', {upper:.4f}::float8, {max_attempts}, {project})")
+        texts = ", ".join(_sql_text(e) for e in errors)
+        rows.append(f"('{type_}', {upper:.4f}::float8, {max_attempts}, {project}, ARRAY[{texts}])")
     return ", ".join(rows)
 
 
@@ -109,13 +136,13 @@ WITH projects AS (
     SELECT array_agg(id ORDER BY id) AS ids, array_agg(slug ORDER BY id) AS slugs,
            count(*)::int AS n
       FROM controlplane_project WHERE slug LIKE %(prefix)s
-), types(type, upper, max_attempts, with_project) AS (VALUES {types}),
+), types(type, upper, max_attempts, with_project, errors) AS (VALUES {types}),
 raw AS (
     SELECT g, random() AS r_status, random() AS r_type, random() AS r_proj,
            random() AS r_when, random() AS r_dur, random() AS r_err
       FROM generate_series(1, %(count)s) AS g
 ), shaped AS (
-    SELECT raw.*, t.type, t.max_attempts, t.with_project,
+    SELECT raw.*, t.type, t.max_attempts, t.with_project, t.errors,
            -- A handful of running jobs: the first row of each chunk and every 50,000th.
            CASE WHEN g %% 50000 = 1 THEN 'running'
                 WHEN r_status < 0.84 THEN 'completed'
@@ -132,7 +159,7 @@ raw AS (
       FROM raw
       CROSS JOIN LATERAL (SELECT * FROM types WHERE types.upper >= raw.r_type
                            ORDER BY types.upper LIMIT 1) AS t
-), timed AS (
+), counted AS (
     SELECT s.*,
            CASE status WHEN 'completed' THEN CASE WHEN r_err < 0.05 THEN LEAST(2, max_attempts)
                                                   ELSE 1 END
@@ -143,12 +170,19 @@ raw AS (
            1 + floor(p.n * r_proj * r_proj)::int AS p_idx,
            p.ids, p.slugs
       FROM shaped AS s, projects AS p
+), timed AS (
+    -- What the failed attempts said (the job keeps it only when it failed for good).
+    SELECT c.*, gen_random_uuid() AS new_id,
+           replace(errors[1 + floor(r_err * array_length(errors, 1))::int], '{{n}}',
+                   n_attempts::text) AS err,
+           CASE WHEN status = 'running' THEN now() ELSE fin END AS ends
+      FROM counted AS c
 ), jobs AS (
     INSERT INTO jobs_job
         (id, type, payload, status, priority, attempts, max_attempts, project_id,
          scheduled_at, started_at, completed_at, created_at, updated_at, last_error, result,
          progress, cancel_requested_at, worker, lease_expires_at, handed_off_at)
-    SELECT gen_random_uuid(), type,
+    SELECT new_id, type,
            CASE WHEN type = 'backfill_month'
                 THEN jsonb_build_object('year', 2000 + g %% 25, 'month', 1 + g %% 12)
                 WHEN with_project
@@ -169,10 +203,7 @@ raw AS (
                 ELSE fin - dur * n_attempts - interval '30 seconds' * (n_attempts - 1)
                      - make_interval(secs => r_dur * 5) END,
            CASE status WHEN 'running' THEN now() ELSE fin END,
-           CASE WHEN status = 'failed' OR (status = 'completed' AND n_attempts > 1)
-                THEN replace((%(errors)s::text[])[1 + floor(r_err * %(n_errors)s)::int],
-                             '{{n}}', n_attempts::text)
-                ELSE '' END,
+           CASE WHEN status = 'failed' THEN err ELSE '' END,
            CASE WHEN status = 'completed'
                 THEN jsonb_build_object('synthetic', true, 'seconds',
                                         round(extract(epoch FROM dur)::numeric, 2)) END,
@@ -180,33 +211,30 @@ raw AS (
                 THEN jsonb_build_object('phase', 'dumping', 'percent', round(r_dur * 100),
                                         'bytes', floor(r_dur * 5e8)::bigint) END,
            CASE WHEN status = 'cancelled' THEN fin END,
-           CASE WHEN status IN ('running', 'completed', 'failed') THEN %(worker)s ELSE '' END,
+           -- A finished job keeps no worker (as the outcome UPDATE leaves it).
+           CASE WHEN status = 'running' THEN %(worker)s ELSE '' END,
            CASE WHEN status = 'running' THEN now() + interval '{never}' END,
            CASE WHEN status <> 'pending' THEN fin - dur * n_attempts END
       FROM timed
-    RETURNING id, type, status, attempts, started_at, completed_at, last_error
+    RETURNING 1
 ), attempts AS (
     INSERT INTO jobs_jobattempt
         (job_id, number, worker, started_at, finished_at, outcome, error, traceback)
-    SELECT j.id, n, %(worker)s,
-           e.ends - e.dur * (j.attempts - n + 1) - interval '30 seconds' * (j.attempts - n),
-           CASE WHEN j.status = 'running' AND n = j.attempts THEN NULL
-                ELSE e.ends - e.dur * (j.attempts - n) - interval '30 seconds' * (j.attempts - n)
-           END,
-           CASE WHEN j.status = 'running' AND n = j.attempts THEN NULL
-                WHEN n < j.attempts OR j.status = 'failed' THEN
-                     CASE WHEN j.last_error LIKE 'Timed out%%' THEN 'timeout'
-                          WHEN j.last_error LIKE 'Worker lost%%' THEN 'lost' ELSE 'error' END
+    SELECT j.new_id, n, %(worker)s,
+           j.ends - j.dur * (j.n_attempts - n + 1) - interval '30 seconds' * (j.n_attempts - n),
+           CASE WHEN j.status = 'running' AND n = j.n_attempts THEN NULL
+                ELSE j.ends - j.dur * (j.n_attempts - n)
+                     - interval '30 seconds' * (j.n_attempts - n) END,
+           CASE WHEN j.status = 'running' AND n = j.n_attempts THEN NULL
+                WHEN n < j.n_attempts OR j.status = 'failed' THEN
+                     CASE WHEN j.err LIKE 'Worker lost%%' THEN 'lost' ELSE 'error' END
                 WHEN j.status = 'cancelled' THEN 'cancelled'
                 ELSE 'completed' END,
-           CASE WHEN n < j.attempts OR j.status = 'failed' THEN j.last_error ELSE '' END,
-           CASE WHEN (n < j.attempts OR j.status = 'failed')
-                     AND j.last_error NOT LIKE 'Worker lost%%'
-                THEN %(traceback)s || j.last_error ELSE '' END
-      FROM jobs AS j
-      CROSS JOIN LATERAL (SELECT COALESCE(j.completed_at, now()) AS ends,
-                                 COALESCE(j.completed_at, now()) - j.started_at AS dur) AS e
-      CROSS JOIN LATERAL generate_series(1, j.attempts) AS n
+           CASE WHEN n < j.n_attempts OR j.status = 'failed' THEN j.err ELSE '' END,
+           CASE WHEN (n < j.n_attempts OR j.status = 'failed') AND j.err NOT LIKE 'Worker lost%%'
+                THEN %(traceback)s || j.err ELSE '' END
+      FROM timed AS j
+      CROSS JOIN LATERAL generate_series(1, j.n_attempts) AS n
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM attempts)
@@ -220,8 +248,6 @@ def _insert_jobs(cursor: CursorWrapper, count: int) -> tuple[int, int]:
         {
             "prefix": PROJECT_PREFIX + "%",
             "count": count,
-            "errors": ERRORS,
-            "n_errors": len(ERRORS),
             "worker": SYNTHETIC_WORKER,
             "traceback": TRACEBACK,
         },
@@ -247,7 +273,7 @@ def _insert_many_attempts_job(cursor: CursorWrapper, attempts: int = 25) -> str:
                    now() - interval '24 minutes', now() - interval '24 minutes',
                    now() - interval '1438 seconds', now() - interval '6 hours',
                    now() - interval '1438 seconds',
-                   %(error)s, %(worker)s, now() - interval '24 minutes',
+                   %(error)s, '', now() - interval '24 minutes',
                    'synthetic-' || %(n)s || '-attempts-' || gen_random_uuid()
               FROM p
             RETURNING id
@@ -266,7 +292,7 @@ def _insert_many_attempts_job(cursor: CursorWrapper, attempts: int = 25) -> str:
         {
             "prefix": PROJECT_PREFIX + "%",
             "n": attempts,
-            "error": ERRORS[0],
+            "error": TYPE_MIX[0][3][0],
             "worker": SYNTHETIC_WORKER,
             "traceback": TRACEBACK,
         },
@@ -291,10 +317,10 @@ def _insert_backups(cursor: CursorWrapper) -> int:
                CASE WHEN random() < 0.2 THEN j.completed_at + interval '10 minutes' END
           FROM jobs_job AS j
           LEFT JOIN backups_backup AS b ON b.job_id = j.id
-         WHERE j.type = 'export_backup' AND j.status = 'completed' AND j.worker = %s
-           AND j.project_id IS NOT NULL AND b.id IS NULL
+          JOIN controlplane_project AS p ON p.id = j.project_id AND p.slug LIKE %s
+         WHERE j.type = 'export_backup' AND j.status = 'completed' AND b.id IS NULL
         """,
-        [SYNTHETIC_WORKER],
+        [PROJECT_PREFIX + "%"],
     )
     return int(cursor.rowcount)
 

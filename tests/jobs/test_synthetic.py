@@ -55,6 +55,10 @@ def test_seed_synthetic__failed_jobs_have_every_attempt_and_one_has_25() -> None
     assert not JobAttempt.objects.filter(
         job__status=JobStatus.FAILED, outcome=AttemptOutcome.COMPLETED
     ).exists()
+    # What a job says matches what it is: finished jobs keep no worker, successes no error.
+    assert not Job.objects.filter(status=JobStatus.COMPLETED).exclude(last_error="").exists()
+    assert not Job.objects.exclude(status=JobStatus.RUNNING).exclude(worker="").exists()
+    assert not failed.filter(type="backfill_month", last_error__contains="pg_dump").exists()
     many = Job.objects.get(attempts=25)
     assert many.status == JobStatus.FAILED
     assert list(many.attempt_set.values_list("number", flat=True)) == list(range(1, 26))
