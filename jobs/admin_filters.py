@@ -84,7 +84,7 @@ class ProjectFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.parameter_name]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
@@ -103,7 +103,8 @@ class ProjectFilter(admin.ListFilter):
         html = field.widget.render("project-filter", self.value, attrs={"id": "project-filter"})
         return str(html)
 
-    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+    # Our templates take their own keys, not the stock filter's (selected, query_string…).
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         yield {
             "widget": self.widget_html(),
             "error": self.error,
@@ -143,7 +144,7 @@ class TimeRangeFilter(admin.ListFilter):
         self.bounds: dict[str, datetime] = {}
         self.raw: dict[str, str] = {}
         self.errors: list[str] = []
-        for name in self.expected_parameters():
+        for name in (self.gte, self.lt):
             if name not in params:
                 continue
             raw = params.pop(name)[-1]
@@ -168,16 +169,17 @@ class TimeRangeFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.gte, self.lt]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
         lookups = {name: value for name, value in self.bounds.items()}
         return queryset.filter(**lookups) if lookups else queryset
 
-    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+    # Our templates take their own keys, not the stock filter's (selected, query_string…).
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         now = timezone.now().replace(microsecond=0)
-        mine = self.expected_parameters()
+        mine = [self.gte, self.lt]
         hidden = [
             (key, value)
             for key, values in changelist.filter_params.items()

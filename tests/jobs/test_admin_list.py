@@ -65,6 +65,7 @@ def test_changelist__one_project_query_count_pinned(
     root_client: Client, seeded: None, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     project = Job.objects.exclude(project=None).values_list("project_id", flat=True).first()
+    assert project is not None
     # … plus the selected project's name for the autocomplete box.
     with django_assert_num_queries(5):
         page = root_client.get(CHANGELIST + f"?project__id__exact={project}")
