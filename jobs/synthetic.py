@@ -236,12 +236,29 @@ raw AS (
       FROM timed AS j
       CROSS JOIN LATERAL generate_series(1, j.n_attempts) AS n
     RETURNING 1
+), backups AS (
+    -- Each completed export has its backup row (no file is written).
+    INSERT INTO backups_backup
+        (id, project_id, job_id, format, compressed, storage_path, size_bytes, sha256,
+         table_count, table_rows, created_at, expires_at, legal_hold, verified_at)
+    SELECT gen_random_uuid(), ids[p_idx], new_id, 'sql', true,
+           'backups/synthetic/' || new_id || '.sql.gz',
+           (1e5 + r_dur * 2e9)::bigint,
+           encode(sha256(new_id::text::bytea), 'hex'),
+           3, '{{"public.items": 100}}'::jsonb,
+           fin, fin + interval '30 days',
+           r_err < 0.01,
+           CASE WHEN r_err < 0.2 THEN fin + interval '10 minutes' END
+      FROM timed
+     WHERE type = 'export_backup' AND status = 'completed'
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM attempts)
+SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM attempts),
+       (SELECT count(*) FROM backups)
 """
 
 
-def _insert_jobs(cursor: CursorWrapper, count: int) -> tuple[int, int]:
+def _insert_jobs(cursor: CursorWrapper, count: int) -> tuple[int, int, int]:
     sql = JOBS_SQL.format(types=_type_table(), never=NEVER_DUE)
     cursor.execute(
         sql,
@@ -252,8 +269,8 @@ def _insert_jobs(cursor: CursorWrapper, count: int) -> tuple[int, int]:
             "traceback": TRACEBACK,
         },
     )
-    jobs, attempts = cursor.fetchone()
-    return int(jobs), int(attempts)
+    jobs, attempts, backups = cursor.fetchone()
+    return int(jobs), int(attempts), int(backups)
 
 
 def _insert_many_attempts_job(cursor: CursorWrapper, attempts: int = 25) -> str:
@@ -298,31 +315,6 @@ def _insert_many_attempts_job(cursor: CursorWrapper, attempts: int = 25) -> str:
         },
     )
     return str(cursor.fetchone()[0])
-
-
-def _insert_backups(cursor: CursorWrapper) -> int:
-    """Give each seeded completed export its backup row (files are not written)."""
-    cursor.execute(
-        """
-        INSERT INTO backups_backup
-            (id, project_id, job_id, format, compressed, storage_path, size_bytes, sha256,
-             table_count, table_rows, created_at, expires_at, legal_hold, verified_at)
-        SELECT gen_random_uuid(), j.project_id, j.id, 'sql', true,
-               'backups/synthetic/' || j.id || '.sql.gz',
-               (1e5 + random() * 2e9)::bigint,
-               encode(sha256(j.id::text::bytea), 'hex'),
-               3, '{"public.items": 100}'::jsonb,
-               j.completed_at, j.completed_at + interval '30 days',
-               random() < 0.01,
-               CASE WHEN random() < 0.2 THEN j.completed_at + interval '10 minutes' END
-          FROM jobs_job AS j
-          LEFT JOIN backups_backup AS b ON b.job_id = j.id
-          JOIN controlplane_project AS p ON p.id = j.project_id AND p.slug LIKE %s
-         WHERE j.type = 'export_backup' AND j.status = 'completed' AND b.id IS NULL
-        """,
-        [PROJECT_PREFIX + "%"],
-    )
-    return int(cursor.rowcount)
 
 
 def _insert_backfill(cursor: CursorWrapper) -> int:
@@ -370,7 +362,7 @@ def seed_synthetic(
     if jobs < 1 or projects < 1:
         raise ValueError("jobs and projects must be at least 1")
     say = progress or (lambda message: None)
-    total_jobs = total_attempts = 0
+    total_jobs = total_attempts = backups = 0
     with connection.cursor() as cursor:
         with transaction.atomic():
             n_projects = seed_projects(cursor, projects)
@@ -381,13 +373,13 @@ def seed_synthetic(
         while remaining > 0:
             batch = min(CHUNK, remaining)
             with transaction.atomic():
-                made, attempts = _insert_jobs(cursor, batch)
+                made, attempts, made_backups = _insert_jobs(cursor, batch)
             total_jobs += made
             total_attempts += attempts
+            backups += made_backups
             remaining -= batch
             say(f"jobs: {total_jobs}/{jobs} (attempts {total_attempts})")
         with transaction.atomic():
-            backups = _insert_backups(cursor)
             months = _insert_backfill(cursor)
         say(f"backups: {backups}, backfill months: {months}; analysing")
         for table in ("jobs_job", "jobs_jobattempt", "controlplane_project", "backups_backup"):
