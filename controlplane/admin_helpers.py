@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.timesince import timesince, timeuntil
 
 # One colour per meaning; every status of every model maps to one of them.
 _GREEN, _BLUE, _PURPLE, _AMBER, _RED, _GREY = (
@@ -66,23 +65,35 @@ def status_badge(status: str, label: str, *, css_class: str = "status-badge") ->
     )
 
 
+def age(seconds: float) -> str:
+    """Return a short relative age: '40 s', '16 min', '3 h 5 min', '2 days'."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days = hours // 24
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
 def exact_time(value: datetime | None, *, relative: bool = True) -> SafeString | str:
     """Render a time with seconds (UTC) and, below it, how long ago (or until) it is."""
     if value is None:
         return "—"
-    now = timezone.now()
     stamp = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if not relative:
         return format_html('<span class="nowrap">{}</span>', stamp)
-    if value <= now:
-        age = "just now" if (now - value).total_seconds() < 60 else f"{timesince(value, now)} ago"
-    else:
-        age = f"in {timeuntil(value, now)}"
+    delta = (timezone.now() - value).total_seconds()
+    when = f"{age(delta)} ago" if delta >= 0 else f"in {age(delta)}"
     return format_html(
-        '<span class="nowrap" title="{} UTC">{}</span><br><span class="quiet">{}</span>',
+        '<span class="nowrap" title="{}">{}</span><br><span class="quiet">{}</span>',
         value.isoformat(),
         stamp,
-        age.split(",")[0].replace("\xa0", " "),
+        when,
     )
 
 

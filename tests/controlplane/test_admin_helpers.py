@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backfill.models import BackfillStatus
-from controlplane.admin_helpers import BADGE_COLOURS, badge_colour, status_badge
+from controlplane.admin_helpers import BADGE_COLOURS, age, badge_colour, exact_time, status_badge
 from controlplane.models import Project, ProjectStatus
 from jobs.models import AttemptOutcome, Job, JobStatus
 from jobs.services import enqueue_job
@@ -71,3 +71,32 @@ def test_confirmed_action__nothing_eligible_offers_only_back(client: Client) -> 
     assert "None of the selected projects can be changed this way." in html
     assert 'name="_confirm"' not in html
     assert "1 selected project(s) are in another status" in html
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "5 s"),
+        (59.4, "59 s"),
+        (61, "1 min"),
+        (3600, "1 h"),
+        (3900, "1 h 5 min"),
+        (86400, "1 day"),
+        (3 * 86400 + 5, "3 days"),
+        (-120, "2 min"),
+    ],
+)
+def test_age__short_and_readable(seconds: float, text: str) -> None:
+    assert age(seconds) == text
+
+
+def test_exact_time__seconds_and_age_or_due() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    past = timezone.now() - timedelta(minutes=16, seconds=5)
+    html = exact_time(past)
+    assert past.strftime("%Y-%m-%d %H:%M:%S") in html and "16 min ago" in html
+    assert "in 2 h" in exact_time(timezone.now() + timedelta(hours=2, seconds=30))
+    assert exact_time(None) == "—"
