@@ -24,6 +24,7 @@ from controlplane.admin_helpers import (
     ReadOnlyAdminMixin,
     ReasonForm,
     acting_user,
+    exact_time,
     model_ids,
     status_badge,
 )
@@ -110,7 +111,7 @@ def _form_errors(form: forms.Form, exc: ValidationError) -> None:
 class ProjectAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Projects: added through provisioning, read-only afterwards, changed by actions."""
 
-    list_display = ["slug", "name", "status_badge", "region", "schema_name", "created_at"]
+    list_display = ["slug", "name", "status_badge", "region", "schema_name", "created"]
     list_filter = ["status", "region"]
     search_fields = ["slug", "name", "owner_id", "organization_id"]
     list_per_page = 50
@@ -134,6 +135,10 @@ class ProjectAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, adm
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Project) -> str:
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Project) -> str:
+        return exact_time(obj.created_at, relative=False)
 
     def has_suspend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("controlplane.suspend_project")
