@@ -80,11 +80,19 @@ def age(seconds: float) -> str:
     return f"{days} day{'s' if days != 1 else ''}"
 
 
-def exact_time(value: datetime | None, *, relative: bool = True) -> SafeString | str:
-    """Render a time with seconds (UTC) and, below it, how long ago (or until) it is."""
+def exact_time(
+    value: datetime | None, *, relative: bool = True, short_today: bool = False
+) -> SafeString | str:
+    """Render a time with seconds (UTC) and, below it, how long ago (or until) it is.
+
+    `short_today` leaves the date out for today's times (narrow list columns; the full
+    time is in the title).
+    """
     if value is None:
         return "—"
-    stamp = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+    local = timezone.localtime(value)
+    today = short_today and local.date() == timezone.localdate()
+    stamp = local.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M:%S")
     if not relative:
         return format_html('<span class="nowrap">{}</span>', stamp)
     delta = (timezone.now() - value).total_seconds()

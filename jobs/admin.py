@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from controlplane.admin_helpers import (
     CappedCountPaginator,
@@ -216,15 +216,17 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Job) -> str:
-        return exact_time(obj.created_at)
+        return exact_time(obj.created_at, short_today=True)
 
     # Not sortable: an unfiltered sort on it would sort the whole table (see get_ordering).
     @admin.display(description="finished / due")
     def finished(self, obj: Job) -> str:
         if obj.completed_at is not None:
-            return exact_time(obj.completed_at)
+            return exact_time(obj.completed_at, short_today=True)
         if obj.status == JobStatus.PENDING and obj.scheduled_at > timezone.now():
-            return format_html('<span class="quiet">due</span> {}', exact_time(obj.scheduled_at))
+            return format_html(
+                '<span class="quiet">due</span> {}', exact_time(obj.scheduled_at, short_today=True)
+            )
         return "—"
 
     @admin.display(description="duration")
@@ -235,7 +237,7 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     @admin.display(description="last error")
     def error_display(self, obj: Job) -> str:
         if not obj.last_error:
-            return ""
+            return mark_safe("&nbsp;")  # not the red "-" of an empty value
         return format_html(
             '<span class="job-error" title="{}">{}</span>',
             truncatechars(obj.last_error, 500),

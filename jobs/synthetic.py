@@ -193,21 +193,21 @@ raw AS (
            CASE WHEN with_project THEN ids[p_idx] END,
            -- scheduled/started/completed/created by status (see the module docstring).
            CASE status WHEN 'pending' THEN now() + interval '{never}'
-                ELSE fin - dur * n_attempts - interval '30 seconds' * (n_attempts - 1)
+                ELSE fin - dur * n_attempts - interval '30 seconds' * GREATEST(n_attempts - 1, 0)
                      - make_interval(secs => r_dur * 5) END,
            CASE WHEN n_attempts > 0 THEN CASE status WHEN 'running' THEN now() - dur
                                                      ELSE fin - dur END END,
            CASE WHEN status IN ('completed', 'failed', 'cancelled') THEN fin END,
            CASE status WHEN 'running' THEN now() - dur - make_interval(secs => r_dur * 5)
                        WHEN 'pending' THEN fin
-                ELSE fin - dur * n_attempts - interval '30 seconds' * (n_attempts - 1)
+                ELSE fin - dur * n_attempts - interval '30 seconds' * GREATEST(n_attempts - 1, 0)
                      - make_interval(secs => r_dur * 5) END,
            CASE status WHEN 'running' THEN now() ELSE fin END,
            CASE WHEN status = 'failed' THEN err ELSE '' END,
            CASE WHEN status = 'completed'
                 THEN jsonb_build_object('synthetic', true, 'seconds',
                                         round(extract(epoch FROM dur)::numeric, 2)) END,
-           CASE WHEN status = 'running'
+           CASE WHEN status = 'running' AND type = 'export_backup'
                 THEN jsonb_build_object('phase', 'dumping', 'percent', round(r_dur * 100),
                                         'bytes', floor(r_dur * 5e8)::bigint) END,
            CASE WHEN status = 'cancelled' THEN fin END,

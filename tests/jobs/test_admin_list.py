@@ -136,8 +136,13 @@ def test_changelist__last_error_exact_times_and_ages(root_client: Client, seeded
     assert failed is not None
     html = root_client.get(CHANGELIST, {"status__exact": "failed"}).content.decode()
     assert 'class="job-error"' in html and failed.last_error[:30] in html
-    assert failed.created_at.strftime("%Y-%m-%d %H:%M:%S") in html
+    today = failed.created_at.date() == timezone.now().date()
+    assert failed.created_at.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M:%S") in html
     assert " ago</span>" in html
+    old = Job.objects.filter(created_at__lt=timezone.now() - timedelta(days=3)).first()
+    assert old is not None
+    page = root_client.get(CHANGELIST, {"q": str(old.pk)}).content.decode()
+    assert old.created_at.strftime("%Y-%m-%d %H:%M:%S") in page
 
 
 def test_detail__job_with_25_attempts_in_few_queries(

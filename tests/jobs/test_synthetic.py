@@ -41,6 +41,8 @@ def test_seed_synthetic__every_status_over_thirty_days_dense_last_day() -> None:
     assert last_day > finished.count() * 0.3  # the last 24 h are dense (a tenth of the span)
     assert finished.filter(completed_at__gte=now - timedelta(hours=1)).count() > 10
     assert not Job.objects.filter(completed_at__gt=now).exists()
+    assert not Job.objects.filter(completed_at__lt=F("created_at")).exists()
+    assert not Job.objects.filter(started_at__lt=F("created_at")).exists()
     assert "Job with 25 attempts" in output
 
 
