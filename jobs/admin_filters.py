@@ -59,6 +59,17 @@ class TypeFilter(admin.SimpleListFilter):
         return queryset.filter(type=self.value()) if self.value() else queryset
 
 
+class ProjectAutocomplete(AutocompleteSelect):
+    """The admin's autocomplete box, with a hint in it (Django leaves its placeholder empty)."""
+
+    def build_attrs(
+        self, base_attrs: dict[str, Any], extra_attrs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        attrs["data-placeholder"] = "Type a slug or a name"
+        return attrs
+
+
 class ProjectFilter(admin.ListFilter):
     """Pick one project by typing (the admin's own autocomplete), not from a thousand links."""
 
@@ -94,10 +105,8 @@ class ProjectFilter(admin.ListFilter):
         field = forms.ModelChoiceField(
             queryset=Project.objects.all(),
             required=False,
-            widget=AutocompleteSelect(
-                Job._meta.get_field("project"),
-                self.admin_site,
-                attrs={"data-placeholder": "Type a slug or name", "style": "width:100%"},
+            widget=ProjectAutocomplete(
+                Job._meta.get_field("project"), self.admin_site, attrs={"style": "width:100%"}
             ),
         )
         html = field.widget.render("project-filter", self.value, attrs={"id": "project-filter"})
