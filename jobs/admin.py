@@ -272,8 +272,8 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         attempts = obj.attempt_set.order_by("number")
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-            "<td>{}</td></tr>",
+            '<tr><td>{}</td><td>{}</td><td class="nowrap">{}</td><td>{}</td><td>{}</td>'
+            '<td class="nowrap">{}</td><td style="overflow-wrap:anywhere">{}</td></tr>',
             (
                 (
                     attempt.number,
@@ -283,7 +283,9 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
                     exact_time(attempt.finished_at, relative=False),
                     human_duration(attempt.duration.total_seconds()) if attempt.duration else "—",
                     format_html(
-                        "{}<details><summary>traceback</summary><pre>{}</pre></details>",
+                        "{}<details><summary>traceback</summary>"
+                        '<pre style="white-space:pre-wrap;overflow-wrap:anywhere">{}</pre>'
+                        "</details>",
                         attempt.error,
                         attempt.traceback,
                     )
@@ -296,7 +298,8 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         if not rows:
             return "No attempt yet."
         return format_html(
-            '<table id="job-attempts"><thead><tr><th>#</th><th>outcome</th><th>worker</th>'
+            '<table id="job-attempts" style="width:100%"><thead>'
+            "<tr><th>#</th><th>outcome</th><th>worker</th>"
             "<th>started</th><th>finished</th><th>duration</th><th>error</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             rows,
