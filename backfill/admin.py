@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -24,21 +22,20 @@ from backfill.models import (
 )
 from backfill.selectors import backfill_grid, backfill_month_jobs, backfill_status_counts
 from backfill.services import backfill_months_reset_pending, backfill_months_retry_failed
-from controlplane.admin import acting_user
-from jobs.admin import status_badge
+from controlplane.admin_helpers import (
+    ConfirmedActionMixin,
+    acting_user,
+    badge_colour,
+    model_ids,
+    status_badge,
+)
+from jobs.admin import job_badge
 
-STATUS_COLOURS = {
-    BackfillStatus.PENDING: "#9e9e9e",
-    BackfillStatus.PROCESSING: "#1565c0",
-    BackfillStatus.COMPLETED: "#2e7d32",
-    BackfillStatus.RETRY: "#b26a00",
-    BackfillStatus.FAILED: "#c62828",
-}
 MONTH_JOBS_LIMIT = 20
 
 
 @admin.register(BackfillLog)
-class BackfillLogAdmin(admin.ModelAdmin):
+class BackfillLogAdmin(ConfirmedActionMixin, admin.ModelAdmin):
     list_display = [
         "month_label",
         "status_badge",
@@ -103,11 +100,7 @@ class BackfillLogAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: BackfillLog) -> str:
-        return format_html(
-            '<span style="color:#fff;background:{};padding:2px 6px;border-radius:3px">{}</span>',
-            STATUS_COLOURS.get(BackfillStatus(obj.status), "#555"),
-            obj.get_status_display(),
-        )
+        return status_badge(obj.status, obj.get_status_display())
 
     @admin.display(description="resolution", ordering="resolution_rate")
     def rate(self, obj: BackfillLog) -> str:
@@ -122,7 +115,7 @@ class BackfillLogAdmin(admin.ModelAdmin):
             '<a href="{}" id="last-job-link">{}</a> {}',
             reverse("admin:jobs_job_change", args=[job.pk]),
             job.pk,
-            status_badge(job.status, job.get_status_display()),
+            job_badge(job),
         )
 
     @admin.display(description="jobs for this month")
@@ -137,7 +130,7 @@ class BackfillLogAdmin(admin.ModelAdmin):
                 (
                     reverse("admin:jobs_job_change", args=[job.pk]),
                     str(job.pk)[:8],
-                    status_badge(job.status, job.get_status_display()),
+                    job_badge(job),
                     job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                     job.payload.get("batch_size", ""),
                     truncatechars(job.last_error, 160),
@@ -188,7 +181,7 @@ class BackfillLogAdmin(admin.ModelAdmin):
                 {
                     "status": s.value,
                     "label": s.label,
-                    "colour": STATUS_COLOURS[s],
+                    "colour": badge_colour(s),
                     "count": counts[s],
                 }
                 for s in BackfillStatus
@@ -211,67 +204,54 @@ class BackfillLogAdmin(admin.ModelAdmin):
         return {
             "label": calendar.month_abbr[month],
             "status": log.status,
-            "colour": STATUS_COLOURS[BackfillStatus(log.status)],
+            "colour": badge_colour(log.status),
             "title": title,
             "url": reverse("admin:backfill_backfilllog_change", args=[log.pk]),
         }
+
+    def _month_action(
+        self, request: HttpRequest, queryset: QuerySet[BackfillLog], **kwargs: Any
+    ) -> HttpResponse | None:
+        service = kwargs.pop("service")
+        return self.confirmed_action(
+            request,
+            queryset,
+            noun="month",
+            describe=lambda log: f"{log} — {log.get_status_display()}"
+            + (f": {truncatechars(log.error_message, 120)}" if log.error_message else ""),
+            perform=lambda months, data: service(
+                log_ids=model_ids(months), actor=acting_user(request)
+            ),
+            form_class=None,
+            **kwargs,
+        )
 
     @admin.action(description="Retry failed months…", permissions=["manage"])
     def retry_failed(
         self, request: HttpRequest, queryset: QuerySet[BackfillLog]
     ) -> HttpResponse | None:
-        return self._confirm(
+        return self._month_action(
             request,
             queryset,
             action="retry_failed",
-            eligible=queryset.filter(status=BackfillStatus.FAILED),
-            service=backfill_months_retry_failed,
             verb="Retry",
-            done="Sent {} failed month(s) back to pending.",
+            eligible=queryset.filter(status=BackfillStatus.FAILED).order_by("-year", "-month"),
+            skipped_why="are in another status (only failed months are retried)",
+            service=backfill_months_retry_failed,
+            done="Sent {n} failed month(s) back to pending.",
         )
 
     @admin.action(description="Reset months to pending…", permissions=["manage"])
     def reset_pending(
         self, request: HttpRequest, queryset: QuerySet[BackfillLog]
     ) -> HttpResponse | None:
-        return self._confirm(
+        return self._month_action(
             request,
             queryset,
             action="reset_pending",
-            eligible=queryset.filter(status__in=RESETTABLE_STATUSES),
-            service=backfill_months_reset_pending,
             verb="Reset",
-            done="Reset {} month(s) to pending.",
+            eligible=queryset.filter(status__in=RESETTABLE_STATUSES).order_by("-year", "-month"),
+            skipped_why="are in another status (a processing month belongs to its job)",
+            service=backfill_months_reset_pending,
+            done="Reset {n} month(s) to pending.",
         )
-
-    def _confirm(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[BackfillLog],
-        *,
-        action: str,
-        eligible: QuerySet[BackfillLog],
-        service: Callable[..., int],
-        verb: str,
-        done: str,
-    ) -> HttpResponse | None:
-        """Preview the months the action would change; on confirmation call the service."""
-        skipped = queryset.count() - eligible.count()
-        if request.POST.get("confirm") == "yes":
-            changed = service(
-                log_ids=list(eligible.values_list("pk", flat=True)), actor=acting_user(request)
-            )
-            self.message_user(request, done.format(changed), messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{verb} backfill months",
-            "opts": self.model._meta,
-            "action": action,
-            "verb": verb,
-            "months": eligible.order_by("-year", "-month"),
-            "skipped": skipped,
-            "selected": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/backfill/backfilllog/confirm_action.html", context)

@@ -24,7 +24,7 @@ from backups.services import (
     backup_legal_hold_set,
     backup_verify_request,
 )
-from controlplane.admin import ReadOnlyAdminMixin, acting_user
+from controlplane.admin_helpers import ReadOnlyAdminMixin, acting_user
 
 RUNNING_EXPORTS_SHOWN = 50
 
@@ -198,22 +198,6 @@ class BackupScheduleAdmin(admin.ModelAdmin):
     @admin.display(description="backups")
     def backups_link(self, obj: BackupSchedule) -> str:
         return format_html('<a href="{}">backups</a>', project_backups_url(obj.project_id))
-
-    # Django wraps these views in transaction.atomic(); the schedule services own their
-    # (durable) transactions, so the views run without that outer block.
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
-
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return self._delete_view(request, object_id, extra_context)  # type: ignore[attr-defined]
 
     def save_model(
         self, request: HttpRequest, obj: BackupSchedule, form: Any, change: bool

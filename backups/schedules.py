@@ -79,7 +79,8 @@ def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
     return int(created)
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's change view calls it inside its own transaction (one unit then).
+@transaction.atomic
 def backup_schedule_set(
     *,
     project: Project,
@@ -136,7 +137,8 @@ def backup_schedule_enable(
     return changed
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's delete view calls it inside its own transaction.
+@transaction.atomic
 def backup_schedule_delete(*, schedule_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
     """Delete the given schedules; return how many."""
     rows = list(

@@ -3,54 +3,39 @@
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Any, cast
+from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.paginator import Paginator
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import QuerySet
+from django.forms import Media
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.template.defaultfilters import truncatechars
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
-from controlplane.admin import ReadOnlyAdminMixin, acting_user
+from controlplane.admin_helpers import (
+    CappedCountPaginator,
+    ConfirmedActionMixin,
+    QuickListMixin,
+    ReadOnlyAdminMixin,
+    acting_user,
+    exact_time,
+    model_ids,
+    status_badge,
+)
+from jobs.admin_filters import CreatedFilter, FinishedFilter, ProjectFilter, TypeFilter, job_search
 from jobs.models import Job, JobAttempt, JobStatus
-from jobs.registry import find_handler, registered_types
+from jobs.registry import find_handler
 from jobs.services import job_cancel, job_retry, job_run_now
 
-STATUS_COLOURS = {
-    JobStatus.PENDING: "#1565c0",
-    JobStatus.RUNNING: "#6a1b9a",
-    JobStatus.COMPLETED: "#2e7d32",
-    JobStatus.FAILED: "#c62828",
-    JobStatus.CANCELLED: "#616161",
-}
 JSON_LIMIT = 20_000
-
-
-class CappedCountPaginator(Paginator):
-    """Count at most CAP rows, so a big job table never gets a full COUNT(*)."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        queryset = cast(QuerySet[Any], self.object_list)
-        return queryset[: self.CAP + 1].count()
-
-
-class TypeFilter(admin.SimpleListFilter):
-    title = "type"
-    parameter_name = "type"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(t, t) for t in registered_types()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        return queryset.filter(type=self.value()) if self.value() else queryset
+ERROR_SHOWN = 60
+# Count only what the page links need: this many rows, or pages up to 5 past the current one.
+COUNT_AT_LEAST = 500
+COUNT_PAGES_AHEAD = 5
+JOB_QUESTION = "{verb}: <strong>{count}</strong> {noun}(s) in a state this action applies to."
 
 
 def pretty_json(value: Any) -> str:
@@ -63,74 +48,75 @@ def pretty_json(value: Any) -> str:
     return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
 
 
-def status_badge(status: str, label: str) -> str:
-    colour = STATUS_COLOURS.get(JobStatus(status), "#555")
-    return format_html(
-        '<span class="job-status" style="color:#fff;background:{};padding:2px 6px;'
-        'border-radius:3px">{}</span>',
-        colour,
-        label,
-    )
+def job_badge(job: Job) -> SafeString:
+    """Render a job's status badge (with its progress while running)."""
+    label = job.get_status_display()
+    if job.status == JobStatus.RUNNING and job.progress:
+        phase = job.progress.get("phase", "")
+        percent = job.progress.get("percent")
+        label += f" · {phase}" + (f" {percent:.0f}%" if isinstance(percent, (int, float)) else "")
+    if job.cancel_requested_at and job.status == JobStatus.RUNNING:
+        label += " · cancelling"
+    return status_badge(job.status, label, css_class="job-status")
 
 
-class JobAttemptInline(admin.TabularInline):
-    model = JobAttempt
-    extra = 0
-    can_delete = False
-    fields = ["number", "outcome", "worker", "started_at", "finished_at", "duration", "error"]
-    readonly_fields = [
-        "number",
-        "outcome",
-        "worker",
-        "started_at",
-        "finished_at",
-        "duration",
-        "error",
-    ]
-    ordering = ["number"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+def attempt_badge(attempt: JobAttempt) -> SafeString:
+    """Render an attempt's outcome in the badge colours of the job statuses."""
+    if attempt.outcome is None:
+        return status_badge(JobStatus.RUNNING, "Running")
+    tone = {"error": "failed", "timeout": "failed", "lost": "retry"}.get(attempt.outcome)
+    return status_badge(tone or attempt.outcome, attempt.get_outcome_display())
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(attrs={"size": 60}),
-        help_text="Optional; recorded in the audit log.",
-    )
+def human_duration(seconds: float) -> str:
+    """Return '0.4 s', '2 min 5 s' or '3 h 10 min'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
 
 
 @admin.register(Job)
-class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_id",
         "type",
         "status_display",
-        "project",
+        "project_slug",
         "attempts_display",
-        "created_at",
-        "scheduled_at",
+        "created",
+        "finished",
         "duration_display",
+        "error_display",
     ]
-    list_filter = ["status", TypeFilter, "project", "created_at"]
-    search_fields = ["project__slug"]  # see get_search_results: exact id or slug
+    list_display_links = ["short_id"]
+    list_filter = ["status", TypeFilter, ProjectFilter, CreatedFilter, FinishedFilter]
+    search_fields = ["project__slug"]  # see get_search_results: id, id prefix or slug
+    search_help_text = "A job id, its first 8 characters as listed, or a project slug."
     list_select_related = ["project"]
     list_per_page = 50
     show_full_result_count = False
-    paginator = CappedCountPaginator
+    show_facets = admin.ShowFacets.NEVER
     ordering = ["-created_at"]
-    inlines = [JobAttemptInline]
     actions = ["retry", "cancel", "run_now"]
+    change_list_template = "admin/jobs/job/change_list.html"
     fieldsets = [
         (None, {"fields": ["id", "type", "status_display", "project", "subject_link", "priority"]}),
         (
             "Timing",
-            {"fields": ["created_at", "scheduled_at", "started_at", "completed_at", "updated_at"]},
+            {
+                "fields": [
+                    "created_exact",
+                    "scheduled_exact",
+                    "started_exact",
+                    "completed_exact",
+                    "updated_exact",
+                    "duration_display",
+                ]
+            },
         ),
         (
             "Attempts",
@@ -141,6 +127,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "lease_expires_at",
                     "cancel_requested_at",
                     "last_error",
+                    "attempts_table",
                 ]
             },
         ),
@@ -156,50 +143,74 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "project",
         "subject_link",
         "priority",
-        "created_at",
-        "scheduled_at",
-        "started_at",
-        "completed_at",
-        "updated_at",
+        "created_exact",
+        "scheduled_exact",
+        "started_exact",
+        "completed_exact",
+        "updated_exact",
+        "duration_display",
         "attempts_display",
         "worker",
         "lease_expires_at",
         "cancel_requested_at",
         "last_error",
+        "attempts_table",
         "payload_pretty",
         "result_pretty",
         "progress_pretty",
         "idempotency_key",
     ]
 
+    @property
+    def media(self) -> Media:
+        # The project filter is the admin's own autocomplete widget (jQuery + select2).
+        widget = AutocompleteSelect(Job._meta.get_field("project"), self.admin_site)
+        return super().media + widget.media
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet[Job], per_page: int, *args: Any, **kw: Any
+    ) -> CappedCountPaginator:
+        try:
+            page = max(int(request.GET.get("p", 1)), 1)
+        except ValueError:
+            page = 1
+        cap = max(COUNT_AT_LEAST, (page + COUNT_PAGES_AHEAD) * per_page)
+        return CappedCountPaginator(queryset, per_page, *args, cap=cap, **kw)
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        # Filtered on finish time, newest finished first: the finish-time index serves both
+        # the range and the order (ordered by creation, an old range scans most of the table).
+        if any(key.startswith("completed_at__") for key in request.GET):
+            return ["-completed_at"]
+        return list(self.ordering)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
     ) -> tuple[QuerySet[Job], bool]:
-        term = search_term.strip()
-        if not term:
+        if not search_term.strip():
             return queryset, False
-        # A job id or a project slug, matched exactly: both are indexed lookups.
-        try:
-            return queryset.filter(pk=uuid.UUID(term)), False
-        except ValueError:
-            return queryset.filter(project__slug=term), False
+        return job_search(queryset, search_term), False
+
+    # --- columns ------------------------------------------------------------------
 
     @admin.display(description="id")
     def short_id(self, obj: Job) -> str:
-        return str(obj.pk)[:8]
+        return format_html('<code title="{}">{}</code>', obj.pk, str(obj.pk)[:8])
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description="status")
     def status_display(self, obj: Job) -> str:
-        label = obj.get_status_display()
-        if obj.status == JobStatus.RUNNING and obj.progress:
-            phase = obj.progress.get("phase", "")
-            percent = obj.progress.get("percent")
-            label += f" · {phase}" + (
-                f" {percent:.0f}%" if isinstance(percent, (int, float)) else ""
-            )
-        if obj.cancel_requested_at and obj.status == JobStatus.RUNNING:
-            label += " · cancelling"
-        return status_badge(obj.status, label)
+        return job_badge(obj)
+
+    @admin.display(description="project")
+    def project_slug(self, obj: Job) -> str:
+        if obj.project is None:
+            return "—"
+        return format_html(
+            '<a href="?project__id__exact={}" title="Jobs of {}">{}</a>',
+            obj.project_id,
+            obj.project.name,
+            obj.project.slug,
+        )
 
     @admin.display(description="works on")
     def subject_link(self, obj: Job) -> str:
@@ -214,10 +225,96 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def attempts_display(self, obj: Job) -> str:
         return f"{obj.attempts}/{obj.max_attempts}"
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Job) -> str:
+        return exact_time(obj.created_at, short_today=True)
+
+    # Not sortable: an unfiltered sort on it would sort the whole table (see get_ordering).
+    @admin.display(description="finished / due")
+    def finished(self, obj: Job) -> str:
+        if obj.completed_at is not None:
+            return exact_time(obj.completed_at, short_today=True)
+        if obj.status == JobStatus.PENDING and obj.scheduled_at > timezone.now():
+            return format_html(
+                '<span class="quiet">due</span> {}', exact_time(obj.scheduled_at, short_today=True)
+            )
+        return "—"
+
     @admin.display(description="duration")
     def duration_display(self, obj: Job) -> str:
         duration = obj.duration
-        return f"{duration.total_seconds():.1f} s" if duration is not None else "—"
+        return human_duration(duration.total_seconds()) if duration is not None else "—"
+
+    @admin.display(description="last error")
+    def error_display(self, obj: Job) -> str:
+        if not obj.last_error:
+            return mark_safe("&nbsp;")  # not the red "-" of an empty value
+        return format_html(
+            '<span class="job-error" title="{}">{}</span>',
+            truncatechars(obj.last_error, 500),
+            truncatechars(obj.last_error, ERROR_SHOWN),
+        )
+
+    # --- detail -------------------------------------------------------------------
+
+    @admin.display(description="created")
+    def created_exact(self, obj: Job) -> str:
+        return exact_time(obj.created_at)
+
+    @admin.display(description="scheduled")
+    def scheduled_exact(self, obj: Job) -> str:
+        return exact_time(obj.scheduled_at)
+
+    @admin.display(description="started")
+    def started_exact(self, obj: Job) -> str:
+        return exact_time(obj.started_at)
+
+    @admin.display(description="completed")
+    def completed_exact(self, obj: Job) -> str:
+        return exact_time(obj.completed_at)
+
+    @admin.display(description="updated")
+    def updated_exact(self, obj: Job) -> str:
+        return exact_time(obj.updated_at)
+
+    @admin.display(description="attempt history")
+    def attempts_table(self, obj: Job) -> str:
+        """Render every attempt in one query: a table, tracebacks folded."""
+        attempts = obj.attempt_set.order_by("number")
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td class="nowrap">{}</td><td>{}</td><td>{}</td>'
+            '<td class="nowrap">{}</td><td style="overflow-wrap:anywhere">{}</td></tr>',
+            (
+                (
+                    attempt.number,
+                    attempt_badge(attempt),
+                    attempt.worker,
+                    exact_time(attempt.started_at, relative=False),
+                    exact_time(attempt.finished_at, relative=False),
+                    human_duration(attempt.duration.total_seconds()) if attempt.duration else "—",
+                    format_html(
+                        "{}<details><summary>traceback</summary>"
+                        '<pre style="white-space:pre-wrap;overflow-wrap:anywhere">{}</pre>'
+                        "</details>",
+                        attempt.error,
+                        attempt.traceback,
+                    )
+                    if attempt.traceback
+                    else attempt.error,
+                )
+                for attempt in attempts
+            ),
+        )
+        if not rows:
+            return "No attempt yet."
+        return format_html(
+            '<table id="job-attempts" style="width:100%"><thead>'
+            "<tr><th>#</th><th>outcome</th><th>worker</th>"
+            "<th>started</th><th>finished</th><th>duration</th><th>error</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="payload")
     def payload_pretty(self, obj: Job) -> str:
@@ -231,30 +328,46 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def progress_pretty(self, obj: Job) -> str:
         return pretty_json(obj.progress)
 
-    # --- actions ----------------------------------------------------------------
+    # --- actions ------------------------------------------------------------------
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("jobs.operate_job")
 
+    def _job_action(
+        self, request: HttpRequest, queryset: QuerySet[Job], **kwargs: Any
+    ) -> HttpResponse | None:
+        return self.confirmed_action(
+            request,
+            queryset,
+            noun="job",
+            question=JOB_QUESTION,
+            describe=lambda job: " — ".join(
+                [str(job.pk), job.type, job.get_status_display()]
+                + ([job.project.slug] if job.project else [])
+            ),
+            **kwargs,
+        )
+
     @admin.action(description="Retry selected jobs (failed or cancelled)…", permissions=["operate"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Job]) -> HttpResponse | None:
-        return self._confirm(
+        return self._job_action(
             request,
             queryset,
             action="retry",
             verb="Retry",
             eligible=queryset.filter(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]),
-            service=lambda ids, reason: job_retry(
-                job_ids=ids, actor=acting_user(request), reason=reason
+            skipped_why="are neither failed nor cancelled",
+            perform=lambda jobs, data: job_retry(
+                job_ids=model_ids(jobs), actor=acting_user(request), reason=data["reason"]
             ),
             done="Queued {n} job(s) for another attempt.",
         )
 
     @admin.action(description="Cancel selected jobs…", permissions=["operate"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> HttpResponse | None:
-        def service(ids: list[Any], reason: str) -> int:
+        def perform(jobs: QuerySet[Job], data: dict[str, Any]) -> int:
             cancelled, requested = job_cancel(
-                job_ids=ids, actor=acting_user(request), reason=reason
+                job_ids=model_ids(jobs), actor=acting_user(request), reason=data["reason"]
             )
             if requested:
                 self.message_user(
@@ -262,65 +375,28 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 )
             return cancelled
 
-        return self._confirm(
+        return self._job_action(
             request,
             queryset,
             action="cancel",
             verb="Cancel",
             eligible=queryset.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]),
-            service=service,
+            skipped_why="have already finished",
+            perform=perform,
             done="Cancelled {n} pending job(s).",
         )
 
     @admin.action(description="Run selected delayed jobs now…", permissions=["operate"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> HttpResponse | None:
-        from django.utils import timezone
-
-        return self._confirm(
+        return self._job_action(
             request,
             queryset,
             action="run_now",
             verb="Run now",
             eligible=queryset.filter(status=JobStatus.PENDING, scheduled_at__gt=timezone.now()),
-            service=lambda ids, reason: job_run_now(
-                job_ids=ids, actor=acting_user(request), reason=reason
+            skipped_why="are not pending with a later due time",
+            perform=lambda jobs, data: job_run_now(
+                job_ids=model_ids(jobs), actor=acting_user(request), reason=data["reason"]
             ),
             done="Made {n} job(s) due now.",
         )
-
-    def _confirm(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Job],
-        *,
-        action: str,
-        verb: str,
-        eligible: QuerySet[Job],
-        service: Any,
-        done: str,
-    ) -> HttpResponse | None:
-        """Show how many jobs the action would change; on confirmation call the service."""
-        confirmed = request.POST.get("confirm") == "yes"
-        form = ReasonForm(request.POST if confirmed else None)
-        if confirmed and form.is_valid():
-            ids = list(eligible.values_list("pk", flat=True))
-            changed = service(ids, form.cleaned_data["reason"])
-            self.message_user(request, done.format(n=changed), messages.SUCCESS)
-            return None
-        count = eligible.count()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{verb} jobs",
-            "opts": self.model._meta,
-            "action": action,
-            "verb": verb,
-            "count": count,
-            "submit": f"{verb} {count} job(s)",
-            "sample": eligible.select_related("project")[:20],
-            "form": form,
-            "select_across": request.POST.get("select_across", "0"),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "query_string": request.GET.urlencode(),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/jobs/job/confirm_action.html", context)

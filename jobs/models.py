@@ -92,6 +92,18 @@ class Job(models.Model):
             models.Index(fields=["type", "-created_at"], name="job_type_created_idx"),
             models.Index(fields=["project", "-created_at"], name="job_project_created_idx"),
             models.Index(fields=["-created_at"], name="job_created_idx"),
+            # The job list's "failed jobs of a project / of a type": partial, so only a job
+            # that fails writes them (a claim or a completion never does).
+            models.Index(
+                fields=["project", "-created_at"],
+                name="job_failed_project_idx",
+                condition=Q(status=JobStatus.FAILED),
+            ),
+            models.Index(
+                fields=["type", "-created_at"],
+                name="job_failed_type_idx",
+                condition=Q(status=JobStatus.FAILED),
+            ),
             # Pruning finished jobs; unfinished ones (no completed_at) stay out of it.
             models.Index(
                 fields=["completed_at"],

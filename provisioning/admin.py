@@ -5,31 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
 
-from controlplane.admin import ReadOnlyAdminMixin, acting_user
+from controlplane.admin_helpers import (
+    ConfirmedActionMixin,
+    ReadOnlyAdminMixin,
+    acting_user,
+    model_ids,
+    status_badge,
+)
 from controlplane.models import Project
 from provisioning.models import ApiKey, ProvisioningStep, ServiceRegistration
-from provisioning.project_admin import ProvisioningProjectAdmin
+from provisioning.project_admin import ProjectAdmin
 from provisioning.selectors import api_keys_awaiting_reveal, key_state
 from provisioning.services import api_key_issue, api_key_reveal_consume, api_key_revoke
-
-
-class RevokeForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=1000,
-        required=False,
-        help_text="Recorded in the audit log.",
-    )
 
 
 class IssueForm(forms.Form):
@@ -41,7 +36,7 @@ class IssueForm(forms.Form):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["public_part", "project", "name", "state", "created_at", "expires_at"]
     list_display += ["last_used_at"]
     search_fields = ["lookup", "project__slug", "name"]
@@ -77,27 +72,23 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected API keys…", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponse | None:
-        eligible = queryset.filter(revoked_at__isnull=True).select_related("project")
-        confirmed = request.POST.get("confirm") == "yes"
-        form = RevokeForm(request.POST if confirmed else None)
-        if confirmed and form.is_valid():
-            changed = api_key_revoke(
-                key_ids=list(eligible.values_list("pk", flat=True)),
-                actor=acting_user(request),
-                reason=form.cleaned_data["reason"],
-            )
-            self.message_user(request, f"Revoked {changed} API key(s).", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Revoke API keys",
-            "opts": self.model._meta,
-            "keys": eligible,
-            "form": form,
-            "selected": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/provisioning/apikey/confirm_revoke.html", context)
+        return self.confirmed_action(
+            request,
+            queryset,
+            action="revoke",
+            verb="Revoke",
+            noun="API key",
+            explain="Token exchange refuses them at once; this cannot be undone.",
+            nothing="All the selected keys are already revoked.",
+            eligible=queryset.filter(revoked_at__isnull=True).select_related("project"),
+            skipped_why="are already revoked",
+            describe=lambda key: f"{key.public_part} — {key.project.slug} ({key.name})",
+            perform=lambda keys, data: api_key_revoke(
+                key_ids=model_ids(keys), actor=acting_user(request), reason=data["reason"]
+            ),
+            done="Revoked {n} API key(s).",
+            submit="Revoke",
+        )
 
     def get_urls(self) -> list[URLPattern]:
         own = [
@@ -193,10 +184,7 @@ class ServiceRegistrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj: ServiceRegistration) -> Any:
-        colour = {"registered": "#2e7d32", "failed": "#c62828"}.get(obj.status, "#555")
-        return format_html('<span style="color:{}">{}</span>', colour, obj.get_status_display())
+        return status_badge(obj.status, obj.get_status_display())
 
 
-# The project admin gains provisioning (add form, panel, rotate keys) from this app.
-admin.site.unregister(Project)
-admin.site.register(Project, ProvisioningProjectAdmin)
+__all__ = ["ApiKeyAdmin", "ProjectAdmin", "ProvisioningStepAdmin", "ServiceRegistrationAdmin"]

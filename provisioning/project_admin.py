@@ -1,4 +1,5 @@
-"""The project admin, extended: add-and-provision form, provisioning panel, rotate keys, retry."""
+"""The one project admin: add-and-provision form, provisioning panel, suspend / reactivate,
+rotate keys and retry provisioning (each a confirmed action)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,18 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from controlplane.admin import ProjectAdmin, acting_user
+from controlplane.admin_helpers import (
+    ConfirmedActionMixin,
+    QuickListMixin,
+    ReadOnlyAdminMixin,
+    ReasonForm,
+    acting_user,
+    exact_time,
+    model_ids,
+    status_badge,
+)
 from controlplane.models import Project, ProjectStatus
-from controlplane.services import validate_project_slug
+from controlplane.services import project_reactivate, project_suspend, validate_project_slug
 from provisioning.models import KEY_PREFIX_PATTERN, ServiceName
 from provisioning.selectors import key_state, project_provisioning_overview
 from provisioning.serializers import MAX_GRACE_PERIOD_SECONDS
@@ -74,7 +84,7 @@ class ProvisionProjectForm(forms.Form):
         return value
 
 
-class RotateKeysForm(forms.Form):
+class RotateKeysForm(ReasonForm):
     grace_period_seconds = forms.IntegerField(
         min_value=0,
         max_value=MAX_GRACE_PERIOD_SECONDS,
@@ -82,20 +92,7 @@ class RotateKeysForm(forms.Form):
         label="Grace period (seconds)",
         help_text="The old keys keep working this long, then fail at token exchange.",
     )
-    reason = forms.CharField(
-        widget=forms.TextInput(attrs={"size": 60}),
-        max_length=500,
-        required=False,
-        help_text="Optional; recorded in the audit log.",
-    )
-
-
-class RetryProvisioningForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=1000,
-        help_text="What was fixed; recorded in the audit log.",
-    )
+    field_order = ["grace_period_seconds", "reason"]
 
 
 def _form_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -110,11 +107,41 @@ def _form_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(target if target in form.fields else None, message)
 
 
-class ProvisioningProjectAdmin(ProjectAdmin):
-    """Projects: added through provisioning, read-only afterwards, keys rotated by a job."""
+@admin.register(Project)
+class ProjectAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Projects: added through provisioning, read-only afterwards, changed by actions."""
 
-    actions = [*ProjectAdmin.actions, "rotate_keys", "retry_provisioning"]
+    list_display = ["slug", "name", "status_badge", "region", "schema_name", "created"]
+    list_filter = ["status", "region"]
+    search_fields = ["slug", "name", "owner_id", "organization_id"]
+    list_per_page = 50
+    show_full_result_count = False
+    readonly_fields = [
+        "slug",
+        "name",
+        "status",
+        "status_reason",
+        "schema_name",
+        "region",
+        "owner_id",
+        "organization_id",
+        "created_at",
+        "suspended_at",
+        "suspended_reason",
+    ]
+    actions = ["suspend", "reactivate", "rotate_keys", "retry_provisioning"]
     change_form_template = f"{TEMPLATES}/change_form_provisioning.html"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Project) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Project) -> str:
+        return exact_time(obj.created_at, relative=False)
+
+    def has_suspend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("controlplane.suspend_project")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("controlplane.add_project")
@@ -201,52 +228,81 @@ class ProvisioningProjectAdmin(ProjectAdmin):
             )
         return super().change_view(request, object_id, form_url, extra)
 
+    def _status_change(
+        self, request: HttpRequest, queryset: QuerySet[Project], *, suspend: bool
+    ) -> HttpResponse | None:
+        source = ProjectStatus.ACTIVE if suspend else ProjectStatus.SUSPENDED
+        service = project_suspend if suspend else project_reactivate
+        return self.confirmed_action(
+            request,
+            queryset,
+            action="suspend" if suspend else "reactivate",
+            verb="Suspend" if suspend else "Reactivate",
+            noun="project",
+            eligible=queryset.filter(status=source),
+            skipped_why=f"are in another status (only {source.label.lower()} ones change)",
+            describe=lambda project: f"{project.slug} — {project.name}",
+            perform=lambda projects, data: service(
+                project_ids=model_ids(projects), actor=acting_user(request), reason=data["reason"]
+            ),
+            done=("Suspended" if suspend else "Reactivated") + " {n} project(s).",
+            form_kwargs={"reason_required": True},
+        )
+
+    @admin.action(description="Suspend selected projects…", permissions=["suspend"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Project]) -> HttpResponse | None:
+        return self._status_change(request, queryset, suspend=True)
+
+    @admin.action(description="Reactivate selected projects…", permissions=["suspend"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Project]) -> HttpResponse | None:
+        return self._status_change(request, queryset, suspend=False)
+
     @admin.action(description="Rotate keys…", permissions=["rotate_keys"])
     def rotate_keys(self, request: HttpRequest, queryset: QuerySet[Project]) -> HttpResponse | None:
         """Ask for a grace period, then enqueue one rotate_key job per eligible project."""
-        eligible = list(queryset.filter(status__in=ROTATABLE_STATUSES))
-        skipped = queryset.exclude(status__in=ROTATABLE_STATUSES).count()
-        confirmed = request.POST.get("confirm") == "yes"
-        form = RotateKeysForm(request.POST if confirmed else None)
-        if confirmed and form.is_valid():
+
+        def perform(projects: QuerySet[Project], data: dict[str, Any]) -> int:
             created = existing = 0
-            for project in eligible:
+            for project in projects:
                 try:
                     _, new = api_key_rotation_request(
                         project=project,
-                        grace_period_seconds=form.cleaned_data["grace_period_seconds"],
+                        grace_period_seconds=data["grace_period_seconds"],
                         actor=acting_user(request),
-                        reason=form.cleaned_data["reason"],
+                        reason=data["reason"],
                     )
                 except ValidationError as exc:  # its status changed since the page was shown
                     self.message_user(request, " ".join(exc.messages), messages.WARNING)
                     continue
                 created += new
                 existing += not new
-            self.message_user(
-                request, f"Enqueued key rotation for {created} project(s).", messages.SUCCESS
-            )
             if existing:
                 self.message_user(
                     request,
                     f"{existing} project(s) already had a rotation pending; left as is.",
                     messages.WARNING,
                 )
-            if skipped:
-                self.message_user(
-                    request,
-                    f"Skipped {skipped} project(s) neither active nor suspended.",
-                    messages.WARNING,
-                )
-            return None
-        return self._confirm_page(
+            return created
+
+        return self.confirmed_action(
             request,
             queryset,
-            "Rotate API keys",
-            "confirm_rotate_keys.html",
-            eligible,
-            skipped,
-            form,
+            action="rotate_keys",
+            verb="Rotate keys",
+            noun="project",
+            question="Rotate the API keys of these {count} project(s)?",
+            explain=(
+                "Each key in service gets a replacement, revealed once on the project's page; "
+                "the old keys keep working for the grace period, then fail at token exchange."
+            ),
+            nothing="None of the selected projects is active or suspended: no keys to rotate.",
+            eligible=queryset.filter(status__in=ROTATABLE_STATUSES),
+            skipped_why="are neither active nor suspended",
+            describe=lambda project: f"{project.slug} — {project.name}",
+            perform=perform,
+            done="Enqueued key rotation for {n} project(s).",
+            submit="Rotate keys",
+            form_class=RotateKeysForm,
         )
 
     @admin.action(description="Retry provisioning…", permissions=["retry_provisioning"])
@@ -254,63 +310,49 @@ class ProvisioningProjectAdmin(ProjectAdmin):
         self, request: HttpRequest, queryset: QuerySet[Project]
     ) -> HttpResponse | None:
         """Ask for a reason, then re-queue provisioning of each PROVISION_FAILED project."""
-        failed = ProjectStatus.PROVISION_FAILED
-        eligible = list(queryset.filter(status=failed))
-        skipped = queryset.exclude(status=failed).count()
-        confirmed = request.POST.get("confirm") == "yes"
-        form = RetryProvisioningForm(request.POST if confirmed else None)
-        if confirmed and form.is_valid():
+
+        def perform(projects: QuerySet[Project], data: dict[str, Any]) -> int:
             requeued = 0
-            for project in eligible:
+            for project in projects:
                 try:
                     project_reprovision(
-                        project=project,
-                        actor=acting_user(request),
-                        reason=form.cleaned_data["reason"],
+                        project=project, actor=acting_user(request), reason=data["reason"]
                     )
                 except ValidationError as exc:  # e.g. its status changed since the page was shown
                     self.message_user(request, " ".join(exc.messages), messages.WARNING)
                     continue
                 requeued += 1
-            self.message_user(
-                request, f"Re-queued provisioning of {requeued} project(s).", messages.SUCCESS
-            )
-            if skipped:
-                self.message_user(
-                    request,
-                    f"Skipped {skipped} project(s) whose provisioning has not failed.",
-                    messages.WARNING,
-                )
-            return None
-        return self._confirm_page(
+            return requeued
+
+        return self.confirmed_action(
             request,
             queryset,
-            "Retry provisioning",
-            "confirm_retry_provisioning.html",
-            eligible,
-            skipped,
-            form,
+            action="retry_provisioning",
+            verb="Retry provisioning",
+            noun="project",
+            question="Retry the provisioning of these {count} project(s)?",
+            explain=(
+                "Each goes back to Provisioning and a new provision_project job runs every step "
+                "again from the start, with the services and API keys first asked for. Fix what "
+                "made it fail first."
+            ),
+            nothing="None of the selected projects failed provisioning: nothing to retry.",
+            eligible=queryset.filter(status=ProjectStatus.PROVISION_FAILED),
+            skipped_why="did not fail provisioning",
+            skipped_done="Skipped {n} project(s) whose provisioning has not failed.",
+            describe=lambda project: format_html(
+                "{} — {}{}",
+                project.slug,
+                project.name,
+                format_html(': <span class="help">{}</span>', project.status_reason)
+                if project.status_reason
+                else "",
+            ),
+            perform=perform,
+            done="Re-queued provisioning of {n} project(s).",
+            submit="Retry provisioning",
+            form_kwargs={
+                "reason_required": True,
+                "reason_help": "What was fixed; recorded in the audit log.",
+            },
         )
-
-    def _confirm_page(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Project],
-        title: str,
-        template: str,
-        projects: list[Project],
-        skipped: int,
-        form: forms.Form,
-    ) -> TemplateResponse:
-        """Render an action's confirmation page: the projects it acts on and its form."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "projects": projects,
-            "skipped": skipped,
-            "form": form,
-            "selected": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, f"{TEMPLATES}/{template}", context)
