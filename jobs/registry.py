@@ -31,6 +31,8 @@ class HandlerSpec:
     max_attempts: int
     timeout: float
     retry: RetryPolicy
+    # Recurring upkeep (pruning, retention, rollups): staff can hide it from failure views.
+    housekeeping: bool = False
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -67,6 +69,7 @@ def job_handler(
     max_attempts: int = 3,
     timeout: float | None = None,
     retry: RetryPolicy = DEFAULT_POLICY,
+    housekeeping: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
@@ -83,6 +86,7 @@ def job_handler(
             max_attempts=max_attempts,
             timeout=timeout if timeout is not None else settings.JOBS_DEFAULT_TIMEOUT,
             retry=retry,
+            housekeeping=housekeeping,
         )
         return func
 
@@ -99,6 +103,11 @@ def get_handler(type: str) -> HandlerSpec:
 
 def registered_types() -> list[str]:
     return sorted(_registry)
+
+
+def housekeeping_types() -> list[str]:
+    """Return the registered job types marked `housekeeping=True`, sorted."""
+    return sorted(t for t, spec in _registry.items() if spec.housekeeping)
 
 
 def autodiscover() -> None:

@@ -57,3 +57,24 @@ def _live_clusters() -> list[str]:
         f"{s.cluster_id} on {s.host}: {s.status}, {len(s.workers)} workers, up {s.uptime():.0f} s"
         for s in stats
     ]
+
+
+def clusters_live() -> list[dict[str, Any]]:
+    """Return each live qcluster: id, host, status, worker pids, uptime (best effort)."""
+    from django_q.brokers import get_broker
+    from django_q.status import Stat
+
+    try:
+        stats = Stat.get_all(broker=get_broker())
+    except Exception:  # the status cache is best effort
+        return []
+    return [
+        {
+            "cluster_id": str(s.cluster_id),
+            "host": s.host,
+            "status": s.status,
+            "workers": list(s.workers),
+            "uptime_seconds": s.uptime(),
+        }
+        for s in stats
+    ]
