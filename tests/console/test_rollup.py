@@ -101,7 +101,7 @@ def test_metrics_rollup__two_at_once_do_not_collide() -> None:
         try:
             barrier.wait()
             metrics_rollup(now=NOW)
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
