@@ -17,6 +17,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from controlplane.admin import ReadOnlyAdminMixin, acting_user
+from jobs.admin_filters import HousekeepingFilter
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.registry import registered_types
 from jobs.services import job_cancel, job_retry, job_run_now
@@ -117,7 +118,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "scheduled_at",
         "duration_display",
     ]
-    list_filter = ["status", TypeFilter, "project", "created_at"]
+    list_filter = ["status", TypeFilter, HousekeepingFilter, "project", "created_at"]
     search_fields = ["project__slug"]  # see get_search_results: exact id or slug
     list_select_related = ["project"]
     list_per_page = 50
