@@ -54,3 +54,14 @@ class JobHour(JobRollupBase):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.type} {self.status}: {self.count}"
+
+
+class BackupDay(models.Model):
+    """Backups made on one UTC day: how many and their bytes (for the backup-bytes chart)."""
+
+    day = models.DateField(unique=True)
+    count = models.IntegerField()
+    bytes = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.count} backups, {self.bytes} bytes"

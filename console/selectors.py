@@ -13,9 +13,8 @@ from django.db.models.functions import Now, TruncDate
 from django.utils import timezone
 
 from backfill.models import BackfillLog, BackfillStatus
-from backups.models import Backup
 from console.handlers import ROLLUP_JOB
-from console.models import JobHour, JobMinute
+from console.models import BackupDay, JobHour, JobMinute
 from console.services import DURATION_EDGES
 from controlplane.models import AuditLog, Project, ProjectStatus
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -100,7 +99,8 @@ def lease_renewed_seconds_ago(job: Job) -> float | None:
 
 def recent_failures(*, hide_housekeeping: bool) -> list[dict[str, Any]]:
     """Return the latest failed jobs: type, project, short error (housekeeping hideable)."""
-    queryset = Job.objects.filter(status=JobStatus.FAILED)
+    # completed_at IS NOT NULL lets the newest-first walk use the partial job_completed_idx.
+    queryset = Job.objects.filter(status=JobStatus.FAILED, completed_at__isnull=False)
     if hide_housekeeping:
         queryset = queryset.exclude(type__in=housekeeping_types())
     housekeeping = set(housekeeping_types())
@@ -219,15 +219,9 @@ def estimate_percentile(
 
 
 def backup_bytes_per_day(*, now: datetime, days: int = 30) -> dict[Any, int]:
-    """Return {date: bytes of backups made that day} for the last `days` days."""
-    rows = (
-        Backup.objects.filter(created_at__gte=now - timedelta(days=days))
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(b=Sum("size_bytes"))
-        .order_by()
-    )
-    return {r["day"]: r["b"] for r in rows}
+    """Return {date: bytes of backups made that day} for the last `days` days (rolled up)."""
+    rows = BackupDay.objects.filter(day__gte=(now - timedelta(days=days)).date())
+    return {r.day: r.bytes for r in rows}
 
 
 def backfill_progress(*, now: datetime, days: int = 30) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from console.models import JobHour, JobMinute
+from backups.models import Backup
+from console.models import BackupDay, JobHour, JobMinute
 from jobs.models import Job, JobStatus
 
 # Run-time bucket edges, in seconds; width_bucket() numbers the buckets 0..len(edges).
@@ -18,6 +19,8 @@ LATE_MARGIN = timedelta(minutes=3)
 FIRST_FILL = timedelta(hours=24)
 MINUTES_KEPT = timedelta(hours=2)
 HOURS_KEPT = timedelta(days=8)
+BACKUP_DAYS = 30
+BACKUP_DAYS_KEPT = timedelta(days=60)
 ROLLUP_LOCK_ID = 0x636F6E736F6C65  # "console"
 
 _MINUTES_SQL = """
@@ -36,6 +39,14 @@ SELECT date_trunc('hour', minute), type, status, duration_bucket, sum(count), su
 FROM {minute_table}
 WHERE minute >= %(start)s
 GROUP BY 1, 2, 3, 4
+"""
+
+_BACKUP_DAYS_SQL = """
+INSERT INTO {day_table} (day, count, bytes)
+SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), sum(size_bytes)
+FROM {backup_table}
+WHERE created_at >= %(start)s
+GROUP BY 1
 """
 
 
@@ -83,4 +94,24 @@ def metrics_rollup(*, now: datetime | None = None) -> int:
         written += cursor.rowcount
     JobMinute.objects.filter(minute__lt=_floor_minute(now - MINUTES_KEPT)).delete()
     JobHour.objects.filter(hour__lt=now - HOURS_KEPT).delete()
+    return written + _backup_days_rollup(now=now)
+
+
+def _backup_days_rollup(*, now: datetime) -> int:
+    """Recompute the backup days from the newest rolled-up one (yesterday's late rows too)."""
+    newest = BackupDay.objects.order_by("-day").values_list("day", flat=True).first()
+    first = (now - timedelta(days=BACKUP_DAYS)).date()
+    start_day = first if newest is None else max(first, newest - timedelta(days=1))
+    start = datetime.combine(start_day, time.min, tzinfo=UTC)
+    BackupDay.objects.filter(day__gte=start_day).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BACKUP_DAYS_SQL.format(
+                day_table=connection.ops.quote_name(BackupDay._meta.db_table),
+                backup_table=connection.ops.quote_name(Backup._meta.db_table),
+            ),
+            {"start": start},
+        )
+        written = cursor.rowcount
+    BackupDay.objects.filter(day__lt=(now - BACKUP_DAYS_KEPT).date()).delete()
     return written

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,3 +66,25 @@ def running_job(*, type: str = "test.progress", progress: dict[str, Any] | None 
         lease_expires_at=now + timedelta(seconds=28),
         progress=progress,
     )
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".embedded" / "screenshots"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture
+def shot_on_failure(request: pytest.FixtureRequest, page: Any) -> Iterator[Any]:
+    """Yield the page; save a full-page screenshot under .embedded/screenshots if the test fails."""
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{request.node.name[:80]}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot saved: {path}")

@@ -127,18 +127,18 @@ def test_housekeeping_toggle__rejects_get(viewer_user: Any) -> None:
 
 
 def test_charts_panel__draws_rolled_up_jobs(viewer_user: Any) -> None:
-    now = timezone.now()
+    # All in the previous minute, so one minute bar and one hour bar hold all three.
+    anchor = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
     for i in range(3):
-        ended_job(type="test.echo", completed_at=now - timedelta(minutes=i), seconds=0.3)
-    ended_job(type="test.doomed", status=JobStatus.FAILED, completed_at=now - timedelta(hours=3))
+        ended_job(type="test.echo", completed_at=anchor + timedelta(seconds=i + 1), seconds=0.3)
+    ended_job(type="test.doomed", status=JobStatus.FAILED, completed_at=anchor - timedelta(hours=3))
     metrics_rollup()
     response = login(viewer_user).get(reverse("admin:console_panel", args=["charts"]))
     body = response.content.decode()
     assert body.count("<svg") == 7
-    assert "test.echo: 1</title>" in body  # a bar per minute of the last hour
-    assert "test.echo: 3</title>" in body  # the hour's bar
-    assert "test.doomed: 1</title>" in body
-    assert "test.echo p50:" in body
+    assert body.count("test.echo: 3</title>") == 2  # the minute's bar and the hour's bar
+    assert body.count("test.doomed: 1</title>") == 1  # its hour's bar (not in the last hour)
+    assert "test.echo p50:" in body and "test.doomed p50" not in body
 
 
 def test_index__query_count_is_pinned(viewer_user: Any, django_assert_num_queries: Any) -> None:

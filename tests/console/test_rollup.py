@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
 
 from console.handlers import ROLLUP_JOB
-from console.models import JobHour, JobMinute
+from console.models import BackupDay, JobHour, JobMinute
 from console.schedules import rollup_enqueue
-from console.selectors import estimate_percentile, run_time_percentiles
+from console.selectors import backup_bytes_per_day, estimate_percentile, run_time_percentiles
 from console.services import DURATION_EDGES, metrics_rollup
 from jobs.models import Job, JobStatus
 from jobs.registry import get_handler, housekeeping_types
+from tests.backups.factories import backup
 from tests.console.conftest import ended_job
 
 NOW = datetime(2026, 12, 1, 12, 30, 20, tzinfo=UTC)
@@ -152,3 +154,20 @@ def test_registry__rollup_is_housekeeping() -> None:
     assert get_handler(ROLLUP_JOB).housekeeping is True
     assert get_handler("test.echo").housekeeping is False
     assert ROLLUP_JOB in housekeeping_types() and "test.echo" not in housekeeping_types()
+
+
+@pytest.mark.django_db
+def test_metrics_rollup__sums_backup_bytes_per_utc_day(project: Any) -> None:
+    backup(project=project, content=b"x" * 100, created_at=NOW - timedelta(days=2))
+    backup(project=project, content=b"x" * 50, created_at=NOW - timedelta(hours=1))
+    backup(project=project, content=b"x" * 7, created_at=NOW - timedelta(hours=2))
+    backup(project=project, content=b"x" * 9, created_at=NOW - timedelta(days=40))  # too old
+    metrics_rollup(now=NOW)
+    backup(project=project, content=b"x" * 1000, created_at=NOW - timedelta(minutes=5))
+    backup(project=project, content=b"x" * 3, created_at=NOW - timedelta(days=2))  # not recomputed
+    metrics_rollup(now=NOW)
+    assert {(d.day.isoformat(), d.count, d.bytes) for d in BackupDay.objects.all()} == {
+        ("2026-11-29", 1, 100),
+        ("2026-12-01", 3, 1057),
+    }
+    assert backup_bytes_per_day(now=NOW) == {date(2026, 11, 29): 100, date(2026, 12, 1): 1057}

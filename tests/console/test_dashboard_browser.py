@@ -1,0 +1,111 @@
+"""The dashboard in a real browser, against a live server and a real qcluster."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.utils import timezone
+
+from console.services import metrics_rollup
+from jobs.models import JobStatus
+from jobs.services import enqueue_job
+from tests import factories
+from tests.console.conftest import HANDLERS_MODULES, ended_job, viewer
+from tests.jobs.conftest import qcluster, wait_until  # noqa: F401 (the fixture)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+PASSWORD = "browser-pass-123"
+
+
+def log_in(page: Any, live_server: Any, username: str) -> None:
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content-main")
+
+
+def watch(page: Any, live_server: Any) -> dict[str, list[str]]:
+    """Record console errors, page errors and every request leaving the live server's host."""
+    seen: dict[str, list[str]] = {"errors": [], "foreign": []}
+    host = urlsplit(live_server.url).hostname
+    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on(
+        "request",
+        lambda r: urlsplit(r.url).hostname not in {host, "localhost", "127.0.0.1"}
+        and seen["foreign"].append(r.url),
+    )
+    return seen
+
+
+def test_dashboard_browser__charts_render_offline_without_errors(
+    live_server: Any, shot_on_failure: Any
+) -> None:
+    page = shot_on_failure
+    factories.user(username="root", password=PASSWORD, is_staff=True, is_superuser=True)
+    now = timezone.now()
+    for i in range(30):
+        ended_job(type="test.echo", completed_at=now - timedelta(minutes=i % 50, hours=i % 3))
+    ended_job(type="test.doomed", status=JobStatus.FAILED, completed_at=now - timedelta(minutes=3))
+    metrics_rollup()
+    log_in(page, live_server, "root")
+    seen = watch(page, live_server)  # the dashboard's own load, not the login page's
+    page.reload()
+
+    assert page.locator("#panel-charts svg.chart").count() == 7
+    assert page.locator("#panel-charts svg.chart rect").count() > 10
+    assert page.evaluate("typeof window.htmx") == "object"  # served from our static files
+    page.wait_for_timeout(2500)  # a round of live refreshes
+    assert page.locator("#panel-charts svg.chart").count() == 7
+    assert seen["errors"] == [] and seen["foreign"] == []
+
+
+def test_dashboard_browser__progress_advances_and_failure_appears_without_reload(
+    live_server: Any,
+    shot_on_failure: Any,
+    qcluster: Any,  # noqa: F811
+) -> None:
+    page = shot_on_failure
+    viewer(username="watcher", password=PASSWORD)
+    qcluster(workers=2, JOBS_EXTRA_HANDLER_MODULES=HANDLERS_MODULES)
+    log_in(page, live_server, "watcher")
+    seen = watch(page, live_server)
+    page.evaluate("window.__notReloaded = true")
+
+    job = enqueue_job(type="test.progress", payload={"steps": 40, "step_seconds": 0.4})
+    bar = page.locator(f"#panel-running tr[data-job-id='{job.pk}'] .bar")
+    bar.wait_for(timeout=20_000)
+    first = int(bar.get_attribute("aria-valuenow") or 0)
+    wait_until(lambda: int(bar.get_attribute("aria-valuenow") or 0) > first, timeout=15)
+    assert page.evaluate("window.__notReloaded") is True
+
+    doomed = enqueue_job(type="test.doomed", payload={})
+    page.locator(f"#recent-failures tr[data-job-id='{doomed.pk}']").wait_for(timeout=15_000)
+    assert "the provider said no" in page.inner_text("#recent-failures")
+    assert page.evaluate("window.__notReloaded") is True
+    assert seen["errors"] == [] and seen["foreign"] == []
+
+
+def test_dashboard_browser__internals_for_superusers_only(
+    live_server: Any, browser: Any, shot_on_failure: Any
+) -> None:
+    factories.user(username="root", password=PASSWORD, is_staff=True, is_superuser=True)
+    viewer(username="watcher", password=PASSWORD)
+    page = shot_on_failure
+    log_in(page, live_server, "root")
+    assert "task queue internals" in page.inner_text(".console-apps").lower()
+    assert page.locator(".console-apps a[href='/admin/django_q/']").count() == 1
+
+    staff_context = browser.new_context()
+    staff_page = staff_context.new_page()
+    try:
+        log_in(staff_page, live_server, "watcher")
+        assert "task queue" not in staff_page.inner_text("#content").lower()
+        assert staff_page.locator("a[href^='/admin/django_q/']").count() == 0
+        assert staff_page.locator("#panel-now").count() == 1
+    finally:
+        staff_context.close()
