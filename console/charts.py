@@ -90,13 +90,22 @@ def stacked_bars(
         '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
         rects,
     )
+    last = len(labels) - 1
+    # Every tick_every-th label, and the last one unless it would touch the one before.
+    shown = [i for i in range(len(labels)) if i % tick_every == 0]
+    if last >= 0 and last not in shown and (not shown or last - shown[-1] > tick_every / 2):
+        shown.append(last)
     ticks = format_html_join(
         "",
-        '<text x="{}" y="{}" class="tick" text-anchor="middle">{}</text>',
+        '<text x="{}" y="{}" class="tick" text-anchor="{}">{}</text>',
         (
-            (f"{LEFT + i * slot + slot / 2:.1f}", HEIGHT - 4, label)
-            for i, label in enumerate(labels)
-            if i % tick_every == 0 or i == len(labels) - 1
+            (
+                f"{LEFT + i * slot + slot / 2:.1f}",
+                HEIGHT - 4,
+                "end" if i == last else "middle",
+                labels[i],
+            )
+            for i in shown
         ),
     )
     empty = (

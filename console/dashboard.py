@@ -33,6 +33,12 @@ def human_seconds(value: float) -> str:
     return f"{int(value // 3600)} h {int(value % 3600 // 60)} min"
 
 
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return "just now" if seconds < 1 else f"{human_seconds(seconds)} ago"
+
+
 def now_panel(request: HttpRequest) -> dict[str, Any]:
     counts = selectors.job_counts()
     wait = counts["oldest_due_wait"]
@@ -60,7 +66,7 @@ def running_panel(request: HttpRequest) -> dict[str, Any]:
                 "percent": max(0.0, min(float(percent), 100.0))
                 if isinstance(percent, (int, float))
                 else None,
-                "lease_age": human_seconds(renewed) if renewed is not None else "—",
+                "lease_age": _ago(renewed),
                 "running_for": human_seconds((timezone.now() - started).total_seconds())
                 if started
                 else "—",
