@@ -75,7 +75,7 @@ def stacked_bars(
     bar_w = max(slot * 0.8, 1)
     rects: list[tuple[object, ...]] = []
     for i, label in enumerate(labels):
-        y = TOP + plot_h
+        y = float(TOP + plot_h)
         for s in series:
             value = s.values[i]
             if value <= 0:

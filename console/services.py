@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -79,7 +80,7 @@ def metrics_rollup(*, now: datetime | None = None) -> int:
         "hour_table": connection.ops.quote_name(JobHour._meta.db_table),
         "job_table": connection.ops.quote_name(Job._meta.db_table),
     }
-    params = {
+    params: dict[str, Any] = {
         "start": start,
         "end": now,
         "edges": [float(e) for e in DURATION_EDGES],

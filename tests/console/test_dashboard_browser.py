@@ -32,13 +32,18 @@ def watch(page: Any, live_server: Any) -> dict[str, list[str]]:
     """Record console errors, page errors and every request leaving the live server's host."""
     seen: dict[str, list[str]] = {"errors": [], "foreign": []}
     host = urlsplit(live_server.url).hostname
-    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on(
-        "request",
-        lambda r: urlsplit(r.url).hostname not in {host, "localhost", "127.0.0.1"}
-        and seen["foreign"].append(r.url),
-    )
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            seen["errors"].append(message.text)
+
+    def on_request(request: Any) -> None:
+        if urlsplit(request.url).hostname not in {host, "localhost", "127.0.0.1"}:
+            seen["foreign"].append(request.url)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    page.on("request", on_request)
     return seen
 
 
