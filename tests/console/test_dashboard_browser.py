@@ -114,3 +114,28 @@ def test_dashboard_browser__internals_for_superusers_only(
         assert staff_page.locator("#panel-now").count() == 1
     finally:
         staff_context.close()
+
+
+def test_job_list_browser__running_row_updates_without_reload(
+    live_server: Any,
+    shot_on_failure: Any,
+    qcluster: Any,  # noqa: F811
+) -> None:
+    page = shot_on_failure
+    viewer(username="watcher", password=PASSWORD)
+    qcluster(workers=1, JOBS_EXTRA_HANDLER_MODULES=HANDLERS_MODULES)
+    job = enqueue_job(type="test.progress", payload={"steps": 12, "step_seconds": 0.5})
+    log_in(page, live_server, "watcher")
+    page.goto(f"{live_server.url}/admin/jobs/job/")
+    page.evaluate("window.__notReloaded = true")
+    row = page.locator(f"#result_list tr:has(a[href*='{job.pk}'])")
+
+    bar = row.locator(".console-bar")
+    bar.wait_for(timeout=20_000)
+    first = int(bar.get_attribute("aria-valuenow") or 0)
+    wait_until(lambda: int(bar.get_attribute("aria-valuenow") or 0) > first, timeout=15)
+    assert "copying" in row.locator(".job-status").inner_text()
+    # When it completes, the badge says so and the bar goes, still without a reload.
+    wait_until(lambda: row.locator(".job-status").inner_text() == "Completed", timeout=20)
+    assert row.locator(".console-bar").count() == 0
+    assert page.evaluate("window.__notReloaded") is True

@@ -16,6 +16,7 @@ from console.selectors import backup_bytes_per_day, estimate_percentile, run_tim
 from console.services import DURATION_EDGES, metrics_rollup
 from jobs.models import Job, JobStatus
 from jobs.registry import get_handler, housekeeping_types
+from jobs.worker import execute_job
 from tests.backups.factories import backup
 from tests.console.conftest import ended_job
 
@@ -171,3 +172,13 @@ def test_metrics_rollup__sums_backup_bytes_per_utc_day(project: Any) -> None:
         ("2026-12-01", 3, 1057),
     }
     assert backup_bytes_per_day(now=NOW) == {date(2026, 11, 29): 100, date(2026, 12, 1): 1057}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollup_job__runs_through_the_worker() -> None:
+    ended_job(completed_at=datetime.now(UTC) - timedelta(minutes=2))
+    job = rollup_enqueue()
+    execute_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.result == {"rows": 2}
+    assert JobMinute.objects.get().count == 1

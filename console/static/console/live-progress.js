@@ -1,5 +1,5 @@
 // Live status and progress for any admin list of jobs: every few seconds, ask the console
-// for the active jobs of this page (the rows' action checkboxes carry their ids) and update
+// for the active jobs of this page (ids from the rows' checkboxes or links) and update
 // each row's status badge and progress bar in place. No reload, no dependency.
 (function () {
   "use strict";
@@ -7,11 +7,21 @@
   const url = script.dataset.url;
   const interval = Number(script.dataset.interval || 3000);
   const ACTIVE = new Set(["pending", "running"]);
+  // The job admin's badge colours (jobs/admin.py STATUS_COLOURS), for rows that change status.
+  const COLOURS = {
+    pending: "#1565c0", running: "#6a1b9a", completed: "#2e7d32", failed: "#c62828", cancelled: "#616161",
+  };
 
+  const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+
+  // Each row's job id: its action checkbox, or (without actions) the link to its page.
   function rows() {
     const found = new Map();
-    document.querySelectorAll("#result_list input.action-select").forEach(function (box) {
-      found.set(box.value, box.closest("tr"));
+    document.querySelectorAll("#result_list tbody tr").forEach(function (row) {
+      const box = row.querySelector("input.action-select");
+      const link = row.querySelector("a[href]");
+      const id = box ? box.value : (link && (link.getAttribute("href").match(UUID) || [])[0]);
+      if (id) { found.set(id, row); }
     });
     return found;
   }
@@ -32,7 +42,11 @@
       if (typeof p.percent === "number") { text += " " + Math.round(p.percent) + "%"; }
     }
     if (job.cancelling) { text += " · cancelling"; }
-    if (badge) { badge.textContent = text; badge.dataset.status = job.status; }
+    if (badge) {
+      badge.textContent = text;
+      badge.dataset.status = job.status;
+      if (COLOURS[job.status]) { badge.style.background = COLOURS[job.status]; }
+    }
     let bar = row.querySelector(".console-bar");
     if (job.status !== "running") { if (bar) { bar.remove(); } return; }
     if (!bar) {
