@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from console.services import metrics_rollup
@@ -76,7 +77,9 @@ def test_dashboard_browser__progress_advances_and_failure_appears_without_reload
 ) -> None:
     page = shot_on_failure
     viewer(username="watcher", password=PASSWORD)
-    qcluster(workers=2, JOBS_EXTRA_HANDLER_MODULES=HANDLERS_MODULES)
+    # The cluster writes its status into this test's cache namespace, where the server reads.
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    qcluster(workers=2, JOBS_EXTRA_HANDLER_MODULES=HANDLERS_MODULES, CACHE_KEY_PREFIX=prefix)
     log_in(page, live_server, "watcher")
     seen = watch(page, live_server)
     page.evaluate("window.__notReloaded = true")
@@ -91,6 +94,9 @@ def test_dashboard_browser__progress_advances_and_failure_appears_without_reload
     doomed = enqueue_job(type="test.doomed", payload={})
     page.locator(f"#recent-failures tr[data-job-id='{doomed.pk}']").wait_for(timeout=15_000)
     assert "the provider said no" in page.inner_text("#recent-failures")
+    # The cluster shows up too (its status reaches the cache within a few seconds).
+    page.locator("#panel-clusters #clusters li").first.wait_for(timeout=25_000)
+    assert "2 workers" in page.inner_text("#panel-clusters")
     assert page.evaluate("window.__notReloaded") is True
     assert seen["errors"] == [] and seen["foreign"] == []
 
