@@ -99,10 +99,12 @@ def metrics_rollup(*, now: datetime | None = None) -> int:
 
 
 def _backup_days_rollup(*, now: datetime) -> int:
-    """Recompute the backup days from the newest rolled-up one (yesterday's late rows too)."""
+    """Recompute the backup days from the newest rolled-up one (today's, once it has any)."""
     newest = BackupDay.objects.order_by("-day").values_list("day", flat=True).first()
     first = (now - timedelta(days=BACKUP_DAYS)).date()
-    start_day = first if newest is None else max(first, newest - timedelta(days=1))
+    # Yesterday too for a few minutes after midnight: its late rows.
+    recent = (now - LATE_MARGIN).date()
+    start_day = first if newest is None else max(first, min(newest, recent))
     start = datetime.combine(start_day, time.min, tzinfo=UTC)
     BackupDay.objects.filter(day__gte=start_day).delete()
     with connection.cursor() as cursor:

@@ -182,3 +182,19 @@ def test_rollup_job__runs_through_the_worker() -> None:
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED and job.result == {"rows": 2}
     assert JobMinute.objects.get().count == 1
+
+
+@pytest.mark.django_db
+def test_metrics_rollup__counts_yesterdays_late_backups_just_after_midnight(project: Any) -> None:
+    midnight = datetime(2026, 12, 2, tzinfo=UTC)
+    backup(project=project, content=b"x" * 10, created_at=midnight - timedelta(minutes=5))
+    metrics_rollup(now=midnight - timedelta(minutes=4))
+    backup(
+        project=project, content=b"x" * 20, created_at=midnight - timedelta(minutes=4, seconds=30)
+    )
+    backup(project=project, content=b"x" * 5, created_at=midnight + timedelta(seconds=30))
+    metrics_rollup(now=midnight + timedelta(minutes=1))
+    assert {(d.day.isoformat(), d.count, d.bytes) for d in BackupDay.objects.all()} == {
+        ("2026-12-01", 2, 30),
+        ("2026-12-02", 1, 5),
+    }
