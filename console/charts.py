@@ -21,7 +21,7 @@ PALETTE = (
     "#e15759",
 )
 WIDTH, HEIGHT = 600, 150
-LEFT, BOTTOM, TOP = 44, 18, 8
+LEFT, BOTTOM, TOP = 54, 18, 8
 
 
 def colours_for(names: Sequence[str]) -> dict[str, str]:
