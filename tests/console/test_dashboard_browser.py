@@ -68,6 +68,10 @@ def test_dashboard_browser__charts_render_offline_without_errors(
     page.wait_for_timeout(2500)  # a round of live refreshes
     assert page.locator("#panel-charts svg.chart").count() == 7
     assert seen["errors"] == [] and seen["foreign"] == []
+    # A session that ends mid-poll sends the page to the login form (not into a panel).
+    page.context.clear_cookies()
+    page.wait_for_url("**/admin/login/**", timeout=15_000)
+    assert page.locator("#panel-now").count() == 0
 
 
 def test_dashboard_browser__progress_advances_and_failure_appears_without_reload(
