@@ -18,6 +18,7 @@ class ConsoleAdminSite(admin.AdminSite):
     site_header = "Control plane console"
     site_title = "Control plane"
     index_title = "Operations dashboard"
+    site_url = None  # there is no public site at "/": no "View site" link to a 404
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         console = [

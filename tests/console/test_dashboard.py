@@ -59,6 +59,7 @@ def test_index__shows_dashboard_panels(viewer_user: Any) -> None:
     assert response.context["projects"]["counts"][ProjectStatus.SUSPENDED] == 1
     assert "No live qcluster" in body
     assert 'src="/static/console/htmx-2.0.7.min.js"' in body
+    assert "View site" not in body  # nothing is served at "/"
 
 
 def test_index__staff_without_job_view_sees_only_the_app_list(db: None) -> None:

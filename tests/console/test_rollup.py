@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
 
 from console.handlers import ROLLUP_JOB
 from console.models import BackupDay, JobHour, JobMinute
-from console.schedules import rollup_enqueue
+from console.schedules import ensure_schedules, rollup_enqueue
 from console.selectors import backup_bytes_per_day, estimate_percentile, run_time_percentiles
 from console.services import DURATION_EDGES, metrics_rollup
 from jobs.models import Job, JobStatus
@@ -198,3 +200,12 @@ def test_metrics_rollup__counts_yesterdays_late_backups_just_after_midnight(proj
         ("2026-12-01", 2, 30),
         ("2026-12-02", 1, 5),
     }
+
+
+@pytest.mark.django_db
+def test_ensure_schedules__creates_the_minutely_rollup_schedule() -> None:
+    ensure_schedules()
+    ensure_schedules()  # idempotent
+    schedule = Schedule.objects.get(name="console.rollup")
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
+    assert import_string(schedule.func) is rollup_enqueue
