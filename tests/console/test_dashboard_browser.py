@@ -13,6 +13,7 @@ from django.utils import timezone
 from console.services import metrics_rollup
 from jobs.models import JobStatus
 from jobs.services import enqueue_job
+from jobs.worker import execute_job
 from tests import factories
 from tests.console.conftest import HANDLERS_MODULES, ended_job, viewer
 from tests.jobs.conftest import qcluster, wait_until  # noqa: F401 (the fixture)
@@ -149,3 +150,26 @@ def test_job_list_browser__running_row_updates_without_reload(
     wait_until(lambda: row.locator(".job-status").inner_text() == "Completed", timeout=20)
     assert row.locator(".console-bar").count() == 0
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_dashboard_browser__hide_housekeeping_with_one_click(
+    live_server: Any, shot_on_failure: Any
+) -> None:
+    page = shot_on_failure
+    viewer(username="watcher", password=PASSWORD)
+    upkeep = enqueue_job(type="test.upkeep", payload={})
+    execute_job(str(upkeep.pk))
+    doomed = enqueue_job(type="test.doomed", payload={})
+    execute_job(str(doomed.pk))
+    log_in(page, live_server, "watcher")
+    page.evaluate("window.__notReloaded = true")
+    upkeep_row = page.locator(f"#recent-failures tr[data-job-id='{upkeep.pk}']")
+    assert upkeep_row.count() == 1 and "housekeeping" in upkeep_row.inner_text()
+
+    page.click("#housekeeping-toggle")
+    page.locator("#housekeeping-toggle", has_text="Show housekeeping").wait_for()
+    assert upkeep_row.count() == 0
+    assert page.locator(f"#recent-failures tr[data-job-id='{doomed.pk}']").count() == 1
+    assert page.evaluate("window.__notReloaded") is True  # swapped in place by htmx
+    page.reload()
+    assert upkeep_row.count() == 0  # remembered
