@@ -89,6 +89,8 @@ def main() -> None:
 
     pages = [("dashboard (admin index)", reverse("admin:index"))]
     pages += [(f"panel {name}", reverse("admin:console_panel", args=[name])) for name in PANELS]
+    ids = "&".join(f"id={pk}" for pk in Job.objects.values_list("pk", flat=True)[:50])
+    pages.append(("job list live rows (50 ids)", f"{reverse('admin:console_job_progress')}?{ids}"))
     print(f"{'page':<28} {'p50':>9} {'queries':>8}")
     for name, url in pages:
         ms, queries, status = measure(client, url)
