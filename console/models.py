@@ -56,12 +56,12 @@ class JobHour(JobRollupBase):
         return f"{self.hour:%Y-%m-%d %H}h {self.type} {self.status}: {self.count}"
 
 
-class BackupDay(models.Model):
-    """Backups made on one UTC day: how many and their bytes (for the backup-bytes chart)."""
+class BackupHour(models.Model):
+    """Backups made in one hour: how many and their bytes (the backup-bytes chart sums days)."""
 
-    day = models.DateField(unique=True)
+    hour = models.DateTimeField(unique=True)
     count = models.IntegerField()
     bytes = models.BigIntegerField()
 
     def __str__(self) -> str:
-        return f"{self.day}: {self.count} backups, {self.bytes} bytes"
+        return f"{self.hour:%Y-%m-%d %H}h: {self.count} backups, {self.bytes} bytes"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from backfill.models import BackfillLog, BackfillStatus
 from console.handlers import ROLLUP_JOB
-from console.models import BackupDay, JobHour, JobMinute
+from console.models import BackupHour, JobHour, JobMinute
 from console.services import DURATION_EDGES
 from controlplane.models import AuditLog, Project, ProjectStatus
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -220,8 +220,14 @@ def estimate_percentile(
 
 def backup_bytes_per_day(*, now: datetime, days: int = 30) -> dict[Any, int]:
     """Return {date: bytes of backups made that day} for the last `days` days (rolled up)."""
-    rows = BackupDay.objects.filter(day__gte=(now - timedelta(days=days)).date())
-    return {r.day: r.bytes for r in rows}
+    rows = (
+        BackupHour.objects.filter(hour__gte=now - timedelta(days=days))
+        .annotate(day=TruncDate("hour"))
+        .values("day")
+        .annotate(b=Sum("bytes"))
+        .order_by()
+    )
+    return {r["day"]: r["b"] for r in rows}
 
 
 def backfill_progress(*, now: datetime, days: int = 30) -> dict[str, Any]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from backups.models import Backup
-from console.models import BackupDay, JobHour, JobMinute
+from console.models import BackupHour, JobHour, JobMinute
 from jobs.models import Job, JobStatus
 
 # Run-time bucket edges, in seconds; width_bucket() numbers the buckets 0..len(edges).
@@ -20,8 +20,8 @@ LATE_MARGIN = timedelta(minutes=3)
 FIRST_FILL = timedelta(hours=24)
 MINUTES_KEPT = timedelta(hours=2)
 HOURS_KEPT = timedelta(days=8)
-BACKUP_DAYS = 30
-BACKUP_DAYS_KEPT = timedelta(days=60)
+BACKUP_FIRST_FILL = timedelta(days=30)
+BACKUP_HOURS_KEPT = timedelta(days=60)
 ROLLUP_LOCK_ID = 0x636F6E736F6C65  # "console"
 
 _MINUTES_SQL = """
@@ -42,9 +42,9 @@ WHERE minute >= %(start)s
 GROUP BY 1, 2, 3, 4
 """
 
-_BACKUP_DAYS_SQL = """
-INSERT INTO {day_table} (day, count, bytes)
-SELECT (created_at AT TIME ZONE 'UTC')::date, count(*), sum(size_bytes)
+_BACKUP_HOURS_SQL = """
+INSERT INTO {hour_table} (hour, count, bytes)
+SELECT date_trunc('hour', created_at), count(*), sum(size_bytes)
 FROM {backup_table}
 WHERE created_at >= %(start)s
 GROUP BY 1
@@ -53,6 +53,10 @@ GROUP BY 1
 
 def _floor_minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
+
+
+def _floor_hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
 
 
 @transaction.atomic(durable=True)
@@ -95,26 +99,23 @@ def metrics_rollup(*, now: datetime | None = None) -> int:
         written += cursor.rowcount
     JobMinute.objects.filter(minute__lt=_floor_minute(now - MINUTES_KEPT)).delete()
     JobHour.objects.filter(hour__lt=now - HOURS_KEPT).delete()
-    return written + _backup_days_rollup(now=now)
+    return written + _backup_hours_rollup(now=now)
 
 
-def _backup_days_rollup(*, now: datetime) -> int:
-    """Recompute the backup days from the newest rolled-up one (today's, once it has any)."""
-    newest = BackupDay.objects.order_by("-day").values_list("day", flat=True).first()
-    first = (now - timedelta(days=BACKUP_DAYS)).date()
-    # Yesterday too for a few minutes after midnight: its late rows.
-    recent = (now - LATE_MARGIN).date()
-    start_day = first if newest is None else max(first, min(newest, recent))
-    start = datetime.combine(start_day, time.min, tzinfo=UTC)
-    BackupDay.objects.filter(day__gte=start_day).delete()
+def _backup_hours_rollup(*, now: datetime) -> int:
+    """Recompute the backup hours from the newest rolled-up one (the previous too, just after)."""
+    newest = BackupHour.objects.order_by("-hour").values_list("hour", flat=True).first()
+    first = _floor_hour(now - BACKUP_FIRST_FILL)
+    start = first if newest is None else max(first, min(newest, _floor_hour(now - LATE_MARGIN)))
+    BackupHour.objects.filter(hour__gte=start).delete()
     with connection.cursor() as cursor:
         cursor.execute(
-            _BACKUP_DAYS_SQL.format(
-                day_table=connection.ops.quote_name(BackupDay._meta.db_table),
+            _BACKUP_HOURS_SQL.format(
+                hour_table=connection.ops.quote_name(BackupHour._meta.db_table),
                 backup_table=connection.ops.quote_name(Backup._meta.db_table),
             ),
             {"start": start},
         )
         written = cursor.rowcount
-    BackupDay.objects.filter(day__lt=(now - BACKUP_DAYS_KEPT).date()).delete()
+    BackupHour.objects.filter(hour__lt=now - BACKUP_HOURS_KEPT).delete()
     return written

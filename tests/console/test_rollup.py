@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
 from console.handlers import ROLLUP_JOB
-from console.models import BackupDay, JobHour, JobMinute
+from console.models import BackupHour, JobHour, JobMinute
 from console.schedules import ensure_schedules, rollup_enqueue
 from console.selectors import backup_bytes_per_day, estimate_percentile, run_time_percentiles
 from console.services import DURATION_EDGES, metrics_rollup
@@ -160,7 +160,7 @@ def test_registry__rollup_is_housekeeping() -> None:
 
 
 @pytest.mark.django_db
-def test_metrics_rollup__sums_backup_bytes_per_utc_day(project: Any) -> None:
+def test_metrics_rollup__sums_backup_bytes_per_hour_and_day(project: Any) -> None:
     backup(project=project, content=b"x" * 100, created_at=NOW - timedelta(days=2))
     backup(project=project, content=b"x" * 50, created_at=NOW - timedelta(hours=1))
     backup(project=project, content=b"x" * 7, created_at=NOW - timedelta(hours=2))
@@ -169,9 +169,11 @@ def test_metrics_rollup__sums_backup_bytes_per_utc_day(project: Any) -> None:
     backup(project=project, content=b"x" * 1000, created_at=NOW - timedelta(minutes=5))
     backup(project=project, content=b"x" * 3, created_at=NOW - timedelta(days=2))  # not recomputed
     metrics_rollup(now=NOW)
-    assert {(d.day.isoformat(), d.count, d.bytes) for d in BackupDay.objects.all()} == {
-        ("2026-11-29", 1, 100),
-        ("2026-12-01", 3, 1057),
+    assert {(f"{h.hour:%d %H}h", h.count, h.bytes) for h in BackupHour.objects.all()} == {
+        ("29 12h", 1, 100),
+        ("01 10h", 1, 7),
+        ("01 11h", 1, 50),
+        ("01 12h", 1, 1000),
     }
     assert backup_bytes_per_day(now=NOW) == {date(2026, 11, 29): 100, date(2026, 12, 1): 1057}
 
@@ -196,9 +198,9 @@ def test_metrics_rollup__counts_yesterdays_late_backups_just_after_midnight(proj
     )
     backup(project=project, content=b"x" * 5, created_at=midnight + timedelta(seconds=30))
     metrics_rollup(now=midnight + timedelta(minutes=1))
-    assert {(d.day.isoformat(), d.count, d.bytes) for d in BackupDay.objects.all()} == {
-        ("2026-12-01", 2, 30),
-        ("2026-12-02", 1, 5),
+    assert {(f"{h.hour:%d %H}h", h.count, h.bytes) for h in BackupHour.objects.all()} == {
+        ("01 23h", 2, 30),
+        ("02 00h", 1, 5),
     }
 
 
