@@ -30,7 +30,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# Development settings (DEBUG, generated secrets) go to a git-ignored .env, written once,
+# which manage.py loads; so `.venv/bin/python manage.py ...` by hand works the same way.
 run: venv
+	$(PY) -m controlplane.devenv init
 	$(PY) manage.py rundev
 
 # Debian's chromium for the admin's browser tests (Playwright drives it; it downloads nothing).

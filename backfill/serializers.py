@@ -20,13 +20,14 @@ MAX_MONTHS_LIMIT = (YEAR_MAX - YEAR_MIN + 1) * 12
 
 
 class YearRangeInput(serializers.Serializer):
+    """An inclusive range of years in either order: 2024..2000 is the same range as 2000..2024."""
+
     start = serializers.IntegerField(min_value=YEAR_MIN, max_value=YEAR_MAX)
     end = serializers.IntegerField(min_value=YEAR_MIN, max_value=YEAR_MAX)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["start"] > attrs["end"]:
-            raise serializers.ValidationError("start must not be after end.")
-        return attrs
+        low, high = sorted((attrs["start"], attrs["end"]))
+        return {"start": low, "end": high}
 
 
 class ScheduleInput(serializers.Serializer):
@@ -37,7 +38,8 @@ class ScheduleInput(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
     force_retry = serializers.BooleanField(default=False)
     year_range = YearRangeInput(
-        required=False, help_text=f"Inclusive; defaults to {FIRST_YEAR}..{LAST_YEAR}."
+        required=False,
+        help_text=f"Inclusive, either order; defaults to {LAST_YEAR} down to {FIRST_YEAR}.",
     )
 
 

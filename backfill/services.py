@@ -149,9 +149,8 @@ def _check_claim_arguments(
     _check_batch_size(batch_size)
     if max_months < 1:
         raise ValidationError("max_months must be at least 1.")
-    start, end = year_range
-    if not (YEAR_MIN <= start <= end <= YEAR_MAX):
-        raise ValidationError(f"year_range must satisfy {YEAR_MIN} <= start <= end <= {YEAR_MAX}.")
+    if not all(YEAR_MIN <= year <= YEAR_MAX for year in year_range):
+        raise ValidationError(f"year_range must lie within {YEAR_MIN}..{YEAR_MAX}.")
 
 
 def backfill_claim_months(
@@ -169,7 +168,9 @@ def backfill_claim_months(
     `enqueue(logs)` hands them to the job system in one go; if that fails, every month
     claimed in this call counts a retry (or fails at MAX_RETRIES) with the error stored.
     """
-    year_range = year_range or (FIRST_YEAR, LAST_YEAR)
+    # A range in either order: (2024, 2000) is the same range as (2000, 2024).
+    low, high = sorted(year_range or (FIRST_YEAR, LAST_YEAR))
+    year_range = (low, high)
     _check_claim_arguments(batch_size=batch_size, max_months=max_months, year_range=year_range)
     statuses = [*SCHEDULABLE_STATUSES, *([BackfillStatus.FAILED] if force_retry else [])]
     candidates = backfill_candidates(statuses=statuses, year_range=year_range)

@@ -143,6 +143,9 @@ class ExportRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # What staff see in the admin: the rows are the keys, not the exports themselves.
+        verbose_name = "Idempotency-Key record"
+        verbose_name_plural = "Idempotency-Key records"
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["created_at"], name="exportreq_created_idx"),

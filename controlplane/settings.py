@@ -10,6 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from controlplane.devenv import DEV_FALLBACK_SECRETS
 from controlplane.embedded_pg import default_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,13 +53,6 @@ DEBUG = env_bool("DEBUG", False)
 
 # Secrets: development gets fixed, obviously-local values; production must set
 # each one, strong enough, or start-up stops naming the variable.
-_DEV_SECRETS = {
-    "SECRET_KEY": "dev-only-insecure-secret-key-do-not-use-in-production-0123456789",
-    "JWT_SECRET": "dev-only-insecure-jwt-secret-0123456789abcdef",
-    "CRON_SECRET": "dev-only-insecure-cron-secret-0123456789abcdef",
-    "API_KEY_PEPPER": "dev-only-insecure-api-key-pepper-0123456789abc",
-    "PROVISIONING_ENCRYPTION_KEY": "dev-only-insecure-provisioning-key-0123456789abc",
-}
 _MIN_SECRET_BYTES = {
     "SECRET_KEY": 50,
     "JWT_SECRET": 32,
@@ -72,7 +66,7 @@ def secret(name: str) -> str:
     """Return the secret `name`, refusing a missing or weak one outside DEBUG."""
     value = os.environ.get(name, "")
     if DEBUG and not value:
-        return _DEV_SECRETS[name]
+        return DEV_FALLBACK_SECRETS[name]
     minimum = _MIN_SECRET_BYTES[name]
     if not value:
         raise ImproperlyConfigured(f"{name} must be set when DEBUG is off.")
@@ -330,7 +324,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's defaults give these loggers handlers of their own as well as propagating
+        # to ours, so each line printed twice (once bare); here they print once, formatted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # --- app settings (each app appends its own block below, prefixed JOBS_/BACKUPS_/...) ------

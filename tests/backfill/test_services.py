@@ -138,7 +138,13 @@ def test_claim__validates_arguments(db: None) -> None:
     with pytest.raises(ValidationError):
         backfill_claim_months(max_months=0, dry_run=True)
     with pytest.raises(ValidationError):
-        backfill_claim_months(year_range=(2010, 2005), dry_run=True)
+        backfill_claim_months(year_range=(1500, 2005), dry_run=True)
+
+
+def test_claim__year_range_in_either_order_is_the_same_range(seeded: Any) -> None:
+    forward = backfill_claim_months(max_months=30, year_range=(2003, 2004), dry_run=True)
+    backward = backfill_claim_months(max_months=30, year_range=(2004, 2003), dry_run=True)
+    assert backward.candidates == forward.candidates and len(forward.candidates) == 24
 
 
 def test_claim__enqueues_one_backfill_month_job_per_month(seeded: Any) -> None:

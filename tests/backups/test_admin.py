@@ -141,3 +141,9 @@ def test_export_requests__listed_read_only_with_job_link(root_client: Client) ->
     change = reverse("admin:backups_exportrequest_change", args=[record.pk])
     assert root_client.post(change, {"idempotency_key": "other"}).status_code == 403
     assert ExportRequest.objects.get().idempotency_key == "retry-me"
+
+
+def test_export_requests__named_as_idempotency_key_records(root_client: Client) -> None:
+    index = root_client.get(reverse("admin:app_list", args=["backups"]))
+    assert index.status_code == 200
+    assert "Idempotency-Key records" in index.text and "Export requests" not in index.text

@@ -30,6 +30,14 @@ def wait_for(url: str, timeout: float = 60) -> httpx.Response:
             time.sleep(0.3)
 
 
+def wait_for_text(path: Path, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while text not in (content := path.read_text()):
+        assert time.monotonic() < deadline, f"{text!r} never appeared in:\n{content}"
+        time.sleep(0.3)
+    return content
+
+
 def test_rundev__serves_admin_runs_tasks_and_stops_everything(scratch_dir: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
@@ -53,7 +61,9 @@ def test_rundev__serves_admin_runs_tasks_and_stops_everything(scratch_dir: Path)
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_for(f"{base}/readyz").status_code == 200
-        printed = log.read_text()
+        printed = wait_for_text(log, "stop with Ctrl-C")
+        # The banner comes last, once the web server answers, not before its start-up lines.
+        assert printed.index("Control plane is up") > printed.index("Starting development server")
         match = re.search(r"user: (\S+)\s+password: (\S+)", printed)
         assert match, printed
         user, password = match.groups()
@@ -76,6 +86,37 @@ def test_rundev__serves_admin_runs_tasks_and_stops_everything(scratch_dir: Path)
             token = http.post("/api/auth/token", json={"api_key": api_key.group(1)})
             assert token.status_code == 200, token.text
             assert token.json()["data"]["token_type"] == "Bearer"
+
+        # The banner's shell lines work as printed: token, export, poll, download.
+        commands = printed[printed.index("try it in a shell") :].splitlines()[1:]
+        script = [line[4:] for line in commands if line.startswith("    ")]
+        poll = next(i for i, line in enumerate(script) if line.endswith("# again until: completed"))
+        script[poll] = (
+            f'for i in $(seq 120); do [ "$(curl -s {base}/api/jobs/$JOB'
+            ' -H "Authorization: Bearer $TOKEN" | data status)" = completed ] && break;'
+            " sleep 0.5; done"
+        )
+        script.append(f'curl -s {base}/api/jobs/$JOB -H "Authorization: Bearer $TOKEN"')
+        shell = subprocess.run(
+            ["bash", "-ec", "\n".join(script)],
+            cwd=scratch_dir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert shell.returncode == 0, shell.stderr
+        assert "PostgreSQL database dump" in shell.stdout  # the head of the downloaded dump
+        # Links follow the address rundev serves, not a fixed localhost:8000.
+        assert f'"download_url":"{base}/' in shell.stdout.replace(" ", ""), shell.stdout
+        assert (scratch_dir / "acme-shop.sql.gz").stat().st_size > 0
+
+        # The server's access line carries the request id.
+        httpx.get(f"{base}/healthz", headers={"X-Request-ID": "rundev-probe-1"}, timeout=5)
+        access = wait_for_text(log, "[rundev-probe-1]")
+        assert any(
+            "GET /healthz" in line for line in access.splitlines() if "rundev-probe-1" in line
+        )
 
         # The qcluster that rundev started executes a task put on its queue.
         task = subprocess.run(

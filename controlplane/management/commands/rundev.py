@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 from types import FrameType
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -49,17 +51,26 @@ class Command(BaseCommand):
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
+            base = served_url(addrport)
             call_command("migrate", interactive=False, verbosity=0)
-            call_command("seed_demo", url=f"http://{addrport}")
+            banner = io.StringIO()
+            call_command("seed_demo", url=base, stdout=banner)
             connections.close_all()
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             runserver = [*manage, "runserver", addrport]
             if noreload:
                 runserver.append("--noreload")
+            # Links in job results and emails follow the address served here, unless set.
+            env = {"BACKUPS_PUBLIC_URL": base, **os.environ}
             for command in (runserver, [*manage, "qcluster"]):
                 # Own process groups: we stop each whole tree (runserver's reloader child too).
-                children.append(subprocess.Popen(command, start_new_session=True))
+                children.append(subprocess.Popen(command, start_new_session=True, env=env))
+            announced = False
             while not stopping:
+                if not announced and _answers(f"{base}/healthz"):
+                    # Last, once the server answers, so it doesn't scroll away under start-up.
+                    self.stdout.write(banner.getvalue())
+                    announced = True
                 exited = [c for c in children if c.poll() is not None]
                 if exited:
                     self.stderr.write(f"A child exited ({exited[0].returncode}); stopping all.")
@@ -72,6 +83,23 @@ class Command(BaseCommand):
                 self.stdout.write("Stopped the web server, the qcluster and the database.")
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def served_url(addrport: str) -> str:
+    """Return the base URL a browser on this machine uses for runserver's `addrport`."""
+    host, _, port = addrport.rpartition(":")
+    if not host:
+        host = "127.0.0.1"
+    # A wildcard bind answers on loopback too; it is not an address to link to.
+    host = {"0.0.0.0": "127.0.0.1", "0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)  # noqa: S104
+    return f"http://{host}:{port}"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _stop_all(children: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:

@@ -28,6 +28,11 @@ DEMO_PROJECTS = [
 SUSPENDED_DEMO = "initech"
 DEMO_KEY_NAME = "demo (make run)"
 JSON = "-H 'Content-Type: application/json'"
+# A shell function: `... | data result download_url` prints response["data"]["result"][...].
+DATA_HELPER = (
+    "data() { python3 -c 'import functools, json, sys; print(functools.reduce("
+    'lambda d, k: d[k], sys.argv[1:], json.load(sys.stdin)["data"]))\' "$@"; }'
+)
 
 
 def demo_password() -> str:
@@ -109,6 +114,7 @@ class Command(BaseCommand):
         projects = ", ".join(
             f"{p.slug} ({p.status.lower()})" for p in Project.objects.order_by("slug")
         )
+        auth = '-H "Authorization: Bearer $TOKEN"'
         self.stdout.write(
             "\n".join(
                 [
@@ -119,12 +125,17 @@ class Command(BaseCommand):
                     f"  health    {base}/healthz  {base}/readyz",
                     f"  demo projects: {projects}",
                     f"  API key for acme-shop (shown once): {api_key}",
-                    "  try:",
-                    f"    curl -s -X POST {base}/api/auth/token {JSON} \\",
-                    f'         -d \'{{"api_key": "{api_key}"}}\'',
-                    f"    curl -s -X POST {base}/api/backup/export {JSON} \\",
-                    "         -H 'Authorization: Bearer <access_token>' \\",
-                    '         -d \'{"project_id": "acme-shop"}\'',
+                    "  try it in a shell (bash or zsh; python3 picks fields out of the JSON):",
+                    f"    {DATA_HELPER}",
+                    f"    TOKEN=$(curl -s -X POST {base}/api/auth/token {JSON} \\",
+                    f'      -d \'{{"api_key": "{api_key}"}}\' | data access_token)',
+                    f"    JOB=$(curl -s -X POST {base}/api/backup/export {JSON} {auth} \\",
+                    '      -d \'{"project_id": "acme-shop"}\' | data job_id)',
+                    f"    curl -s {base}/api/jobs/$JOB {auth} | data status"
+                    "   # again until: completed",
+                    f'    curl -s -o acme-shop.sql.gz "$(curl -s {base}/api/jobs/$JOB {auth} \\',
+                    '      | data result download_url)" && gunzip -c acme-shop.sql.gz | head',
+                    "  stop with Ctrl-C (or SIGTERM; a backgrounded make ignores SIGINT).",
                     "",
                 ]
             )
