@@ -88,7 +88,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The console's AdminSite replaces django's default one; every admin.site.register works.
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -103,6 +104,7 @@ INSTALLED_APPS = [
     "provisioning",
     "backups",
     "backfill",
+    "console",
     "django_q",
 ]
 

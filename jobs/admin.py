@@ -25,7 +25,14 @@ from controlplane.admin_helpers import (
     model_ids,
     status_badge,
 )
-from jobs.admin_filters import CreatedFilter, FinishedFilter, ProjectFilter, TypeFilter, job_search
+from jobs.admin_filters import (
+    CreatedFilter,
+    FinishedFilter,
+    HousekeepingFilter,
+    ProjectFilter,
+    TypeFilter,
+    job_search,
+)
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.registry import find_handler
 from jobs.services import job_cancel, job_retry, job_run_now
@@ -93,7 +100,14 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         "error_display",
     ]
     list_display_links = ["short_id"]
-    list_filter = ["status", TypeFilter, ProjectFilter, CreatedFilter, FinishedFilter]
+    list_filter = [
+        "status",
+        TypeFilter,
+        HousekeepingFilter,
+        ProjectFilter,
+        CreatedFilter,
+        FinishedFilter,
+    ]
     search_fields = ["project__slug"]  # see get_search_results: id, id prefix or slug
     search_help_text = "A job id, its first 8 characters as listed, or a project slug."
     list_select_related = ["project"]

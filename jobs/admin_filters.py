@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from controlplane.models import Project
 from jobs.models import Job
-from jobs.registry import registered_types
+from jobs.registry import housekeeping_types, registered_types
 
 HEX_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
 
@@ -225,3 +225,20 @@ class CreatedFilter(TimeRangeFilter):
 class FinishedFilter(TimeRangeFilter):
     title = "finished (UTC)"
     field = "completed_at"
+
+
+class HousekeepingFilter(admin.SimpleListFilter):
+    """Hide (or show only) housekeeping runs, the recurring upkeep, with one click."""
+
+    title = "housekeeping"
+    parameter_name = "housekeeping"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("hide", "Hide housekeeping"), ("only", "Only housekeeping")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "hide":
+            return queryset.exclude(type__in=housekeeping_types())
+        if self.value() == "only":
+            return queryset.filter(type__in=housekeeping_types())
+        return queryset

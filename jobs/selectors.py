@@ -9,7 +9,7 @@ from django.db.models import Count, Min
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs.engine import live_clusters
+from jobs.engine import live_cluster_details, live_clusters
 from jobs.models import Job, JobStatus
 
 
@@ -44,3 +44,8 @@ def jobs_status_summary() -> dict[str, Any]:
         "running": running,
         "clusters": live_clusters(),
     }
+
+
+def clusters_live() -> list[dict[str, Any]]:
+    """Return each live qcluster: id, host, status, worker pids, uptime (best effort)."""
+    return live_cluster_details()

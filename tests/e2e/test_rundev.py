@@ -81,7 +81,7 @@ def test_rundev__serves_admin_runs_tasks_and_stops_everything(scratch_dir: Path)
                 follow_redirects=True,
             )
             assert login.status_code == 200
-            assert response.status_code == 200 and "Site administration" in response.text
+            assert response.status_code == 200 and "Operations dashboard" in response.text
             assert "acme-shop" in http.get("/admin/controlplane/project/").text
             token = http.post("/api/auth/token", json={"api_key": api_key.group(1)})
             assert token.status_code == 200, token.text

@@ -15,6 +15,7 @@ from backups.models import Backup
 from controlplane.models import Project
 from jobs.execution import jobs_rescue_lost, jobs_take_due
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
+from jobs.registry import retry_delay
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_seed_synthetic__a_cluster_never_runs_or_rescues_seeded_jobs() -> None:
     assert Job.objects.filter(status=JobStatus.PENDING).exists()
     assert Job.objects.filter(status=JobStatus.RUNNING).exists()
     assert jobs_take_due() == []
-    assert jobs_rescue_lost() == 0
+    assert jobs_rescue_lost(retry_delay=retry_delay) == 0
     assert Job.objects.filter(status=JobStatus.RUNNING).count() >= 1
 
 
