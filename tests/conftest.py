@@ -13,9 +13,23 @@ import pytest
 from rest_framework.test import APIClient
 
 from controlplane.api.auth import issue_access_token
+from controlplane.devenv import DEV_FALLBACK_SECRETS
 from tests import factories
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _secrets_for_subprocesses() -> None:
+    """Hand this process's secrets to the processes tests start (qcluster, rundev).
+
+    manage.py loads a developer's `.env` for what the environment lacks; its generated
+    secrets would make a test's qcluster sign and read differently from the test itself.
+    """
+    from django.conf import settings
+
+    for name in DEV_FALLBACK_SECRETS:
+        os.environ.setdefault(name, getattr(settings, name))
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ def login(user: Any) -> Client:
 
 
 def failed_job(type: str = "test.doomed", **kw: Any) -> Any:
-    job = enqueue_job(type=type, payload={}, **kw)
+    job, _ = enqueue_job(type=type, payload={}, **kw)
     execute_job(str(job.pk))
     return job
 

@@ -89,14 +89,14 @@ def test_dashboard_browser__progress_advances_and_failure_appears_without_reload
     seen = watch(page, live_server)
     page.evaluate("window.__notReloaded = true")
 
-    job = enqueue_job(type="test.progress", payload={"steps": 40, "step_seconds": 0.4})
+    job, _ = enqueue_job(type="test.progress", payload={"steps": 40, "step_seconds": 0.4})
     bar = page.locator(f"#panel-running tr[data-job-id='{job.pk}'] .bar")
     bar.wait_for(timeout=20_000)
     first = int(bar.get_attribute("aria-valuenow") or 0)
     wait_until(lambda: int(bar.get_attribute("aria-valuenow") or 0) > first, timeout=15)
     assert page.evaluate("window.__notReloaded") is True
 
-    doomed = enqueue_job(type="test.doomed", payload={})
+    doomed, _ = enqueue_job(type="test.doomed", payload={})
     page.locator(f"#recent-failures tr[data-job-id='{doomed.pk}']").wait_for(timeout=15_000)
     assert "the provider said no" in page.inner_text("#recent-failures")
     # The cluster shows up too (its status reaches the cache within a few seconds).
@@ -135,7 +135,7 @@ def test_job_list_browser__running_row_updates_without_reload(
     page = shot_on_failure
     viewer(username="watcher", password=PASSWORD)
     qcluster(workers=1, JOBS_EXTRA_HANDLER_MODULES=HANDLERS_MODULES)
-    job = enqueue_job(type="test.progress", payload={"steps": 12, "step_seconds": 0.5})
+    job, _ = enqueue_job(type="test.progress", payload={"steps": 12, "step_seconds": 0.5})
     log_in(page, live_server, "watcher")
     page.goto(f"{live_server.url}/admin/jobs/job/")
     page.evaluate("window.__notReloaded = true")
@@ -157,9 +157,9 @@ def test_dashboard_browser__hide_housekeeping_with_one_click(
 ) -> None:
     page = shot_on_failure
     viewer(username="watcher", password=PASSWORD)
-    upkeep = enqueue_job(type="test.upkeep", payload={})
+    upkeep, _ = enqueue_job(type="test.upkeep", payload={})
     execute_job(str(upkeep.pk))
-    doomed = enqueue_job(type="test.doomed", payload={})
+    doomed, _ = enqueue_job(type="test.doomed", payload={})
     execute_job(str(doomed.pk))
     log_in(page, live_server, "watcher")
     page.evaluate("window.__notReloaded = true")

@@ -26,7 +26,7 @@ def login(user: Any) -> Client:
 
 def test_job_progress__reports_status_and_progress_of_running_jobs(viewer_user: Any) -> None:
     running = running_job(progress={"phase": "dumping", "bytes": 10, "percent": 12.5})
-    pending = enqueue_job(type="test.echo", payload={"value": 1})
+    pending, _ = enqueue_job(type="test.echo", payload={"value": 1})
     url = reverse("admin:console_job_progress")
     response = login(viewer_user).get(
         url, {"id": [str(running.pk), str(pending.pk), str(uuid.uuid4())]}
@@ -67,7 +67,7 @@ def test_job_list__includes_the_live_progress_script(viewer_user: Any) -> None:
 
 def test_job_list__housekeeping_filter_hides_housekeeping_runs(viewer_user: Any) -> None:
     for type in ("test.upkeep", "test.doomed"):
-        execute_job(str(enqueue_job(type=type, payload={}).pk))
+        execute_job(str(enqueue_job(type=type, payload={})[0].pk))
     client = login(viewer_user)
     url = reverse("admin:jobs_job_changelist")
     hidden = client.get(url, {"status__exact": JobStatus.FAILED, "housekeeping": "hide"})
