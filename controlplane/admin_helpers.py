@@ -229,7 +229,8 @@ class ConfirmedActionMixin:
         form = None
         if form_class is not None:
             form = form_class(request.POST if confirmed else None, **(form_kwargs or {}))
-        skipped = queryset.count() - eligible.count()
+        count = eligible.count()
+        skipped = queryset.count() - count
         if confirmed and (form is None or form.is_valid()):
             changed = perform(eligible, form.cleaned_data if form is not None else {})
             self.message_user(request, done.format(n=changed), messages.SUCCESS)  # type: ignore[attr-defined]
@@ -239,7 +240,6 @@ class ConfirmedActionMixin:
                     request, text.format(n=skipped, noun=noun, why=skipped_why), messages.WARNING
                 )
             return None
-        count = eligible.count() if skipped else queryset.count()
         sample = list(eligible[:SAMPLE_SIZE])
         opts = self.model._meta  # type: ignore[attr-defined]
         fill = {"verb": verb, "noun": noun, "count": count}

@@ -139,7 +139,10 @@ WITH projects AS (
 ), types(type, upper, max_attempts, with_project, errors) AS (VALUES {types}),
 raw AS (
     SELECT g, random() AS r_status, random() AS r_type, random() AS r_proj,
-           random() AS r_when, random() AS r_dur, random() AS r_err
+           -- Each chunk covers its own slice of time (the oldest first), so the indexes on
+           -- times take mostly ordered inserts: far fewer pages touched per row.
+           1 - (%(chunk)s + random()) / %(chunks)s AS r_when, random() AS r_dur,
+           random() AS r_err
       FROM generate_series(1, %(count)s) AS g
 ), shaped AS (
     SELECT raw.*, t.type, t.max_attempts, t.with_project, t.errors,
@@ -216,6 +219,7 @@ raw AS (
            CASE WHEN status = 'running' THEN now() + interval '{never}' END,
            CASE WHEN status <> 'pending' THEN fin - dur * n_attempts END
       FROM timed
+     ORDER BY fin
     RETURNING 1
 ), attempts AS (
     INSERT INTO jobs_jobattempt
@@ -258,13 +262,17 @@ SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM attempts),
 """
 
 
-def _insert_jobs(cursor: CursorWrapper, count: int) -> tuple[int, int, int]:
+def _insert_jobs(
+    cursor: CursorWrapper, count: int, *, chunk: int, chunks: int
+) -> tuple[int, int, int]:
     sql = JOBS_SQL.format(types=_type_table(), never=NEVER_DUE)
     cursor.execute(
         sql,
         {
             "prefix": PROJECT_PREFIX + "%",
             "count": count,
+            "chunk": chunk,
+            "chunks": chunks,
             "worker": SYNTHETIC_WORKER,
             "traceback": TRACEBACK,
         },
@@ -370,10 +378,13 @@ def seed_synthetic(
         many = _insert_many_attempts_job(cursor)
         total_jobs, total_attempts = 1, 25
         remaining = jobs - 1
-        while remaining > 0:
+        chunks = -(-remaining // CHUNK)
+        for chunk in range(chunks):
             batch = min(CHUNK, remaining)
             with transaction.atomic():
-                made, attempts, made_backups = _insert_jobs(cursor, batch)
+                made, attempts, made_backups = _insert_jobs(
+                    cursor, batch, chunk=chunk, chunks=chunks
+                )
             total_jobs += made
             total_attempts += attempts
             backups += made_backups
