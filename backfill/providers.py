@@ -208,7 +208,7 @@ def normalise_isbn(raw: Any) -> str | None:
     if not isinstance(raw, str):
         return None
     isbn = raw.replace("-", "").replace(" ", "").upper()
-    return isbn if _ISBN.match(isbn) else None
+    return isbn if _ISBN.fullmatch(isbn) else None
 
 
 def _fold(text: str) -> str:

@@ -18,7 +18,7 @@ _SLUG = re.compile(SLUG_PATTERN)
 
 def validate_project_slug(slug: str) -> None:
     """Raise ValidationError with a readable message unless `slug` is a legal project slug."""
-    if not isinstance(slug, str) or not _SLUG.match(slug):
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         raise ValidationError(
             {
                 "slug": (

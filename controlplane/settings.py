@@ -10,6 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from controlplane.clientip import trusted_proxies_problem
 from controlplane.embedded_pg import default_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,7 +181,18 @@ else:
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "controlplane"),
         }
     }
+# Per-process memory, for what may be a few seconds stale (the token re-checks below).
+CACHES["local"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "controlplane-local",
+}
 RATELIMIT_USE_CACHE = "default"
+# Proxies in front of the app whose X-Forwarded-For is believed: a count ("1": one TLS proxy)
+# or their addresses/networks ("10.0.0.0/8,192.0.2.7"). Empty: the peer address is the client.
+TRUSTED_PROXIES = env_str("TRUSTED_PROXIES")
+if _proxies_problem := trusted_proxies_problem(TRUSTED_PROXIES):
+    raise ImproperlyConfigured(_proxies_problem)
+RATELIMIT_IP_META_KEY = "controlplane.clientip.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -242,7 +254,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "controlplane@localhost")
 # --- API ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.api.auth.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["controlplane.api.permissions.ApiAccess"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["controlplane.api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "controlplane.api.exceptions.exception_handler",
@@ -250,10 +262,16 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Deepest nesting of arrays/objects a JSON body may have (deeper: 400 before parsing).
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
+
 JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")
 JWT_ISSUER = env_str("JWT_ISSUER") or None
 JWT_AUDIENCE = env_str("JWT_AUDIENCE") or None
 JWT_ACCESS_TOKEN_LIFETIME = env_int("JWT_ACCESS_TOKEN_LIFETIME", 3600)
+# How long a process may trust its last look at a project token's API key and project
+# status (seconds): revocation, rotation expiry and suspension bite within this. 0: every request.
+AUTH_TOKEN_RECHECK_SECONDS = env_int("AUTH_TOKEN_RECHECK_SECONDS", 5)
 # Password guesses per client IP at POST /api/auth/staff-token.
 AUTH_STAFF_TOKEN_RATE_LIMIT = env_str("AUTH_STAFF_TOKEN_RATE_LIMIT", "10/m")
 SIMPLE_JWT = {
@@ -266,6 +284,8 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_ACCESS_TOKEN_LIFETIME),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Staff tokens carry a digest of the password hash: a password change kills them.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -8,7 +8,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -48,7 +48,7 @@ class StaffTokenView(APIView):
         request=StaffTokenInput,
         responses={
             200: enveloped("StaffToken", TokenSerializer),
-            **error_responses(400, 401, 403, 429),
+            **error_responses(400, 401, 429),
         },
         auth=[],
     )
@@ -63,10 +63,9 @@ class StaffTokenView(APIView):
             username=data.validated_data["username"],
             password=data.validated_data["password"],
         )
-        if user is None:
+        # A non-staff user's right password answers like a wrong one: no password oracle.
+        if user is None or not user.is_staff:
             raise AuthenticationFailed("Invalid username or password.")
-        if not user.is_staff:
-            raise PermissionDenied("Only staff users may obtain a staff token.")
         return Response({"data": issue_access_token(user=user)})
 
 

@@ -29,7 +29,7 @@ class TenantDatabaseConflict(Exception):
 def tenant_names(project: Project) -> tuple[str, str]:
     """Return the (schema, role) names of `project`; the role is named after its schema."""
     schema = str(project.schema_name)
-    if not _TENANT_NAME.match(schema):
+    if not _TENANT_NAME.fullmatch(schema):
         raise ValueError(f"{schema!r} is not a tenant schema name.")
     return schema, schema
 

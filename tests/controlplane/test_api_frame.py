@@ -203,15 +203,15 @@ def test_staff_token__wrong_password_401(api_client: APIClient, staff_user: Any)
     assert error_of(response)["code"] == "invalid_token"
 
 
-def test_staff_token__non_staff_user_403(api_client: APIClient) -> None:
+def test_staff_token__non_staff_user_401_like_a_wrong_password(api_client: APIClient) -> None:
     from tests import factories
 
     factories.user(username="plain", password="pw-pw-pw-pw-1")
     response = api_client.post(
         "/api/auth/staff-token", {"username": "plain", "password": "pw-pw-pw-pw-1"}, format="json"
     )
-    assert response.status_code == 403
-    assert error_of(response)["code"] == "forbidden"
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "invalid_token"
 
 
 def test_staff_only__project_token_refused(project_client: APIClient) -> None:
