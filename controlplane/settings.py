@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "backups",
     "backfill",
     "django_q",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -123,7 +124,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout into its page (the API answers 429 in its own envelope).
+    "controlplane.lockout.LockoutMiddleware",
 ]
+
+# Login throttling (django-axes) on /admin/login/ and POST /api/auth/staff-token: this many
+# failures per username, or per client IP, lock that username or IP out for AUTH_LOCKOUT_SECONDS.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AUTH_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("AUTH_LOCKOUT_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "controlplane.clientip.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_COOLOFF_MESSAGE = "Too many failed logins: try again later."
+# Our LockoutMiddleware is axes' own, subclassed to leave /api/ answers alone.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 ROOT_URLCONF = "controlplane.urls"
 WSGI_APPLICATION = "controlplane.wsgi.application"

@@ -31,7 +31,7 @@ class EnvelopeCursorPagination(CursorPagination):
         # The position is the created_at of a row: anything else would reach the database.
         if cursor is not None and cursor.position is not None:
             try:
-                valid = parse_datetime(cursor.position) is not None
+                valid = parse_datetime(str(cursor.position)) is not None
             except ValueError:
                 valid = False
             if not valid:

@@ -15,9 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api.auth import issue_access_token
+from controlplane.api.errors import RateLimited
 from controlplane.api.exceptions import error_body
 from controlplane.api.ratelimit import enforce_rate_limit
 from controlplane.api.schema import enveloped, error_responses
+from controlplane.lockout import lockout_retry_after
 
 TokenSerializer = inline_serializer(
     "AccessToken",
@@ -63,6 +65,9 @@ class StaffTokenView(APIView):
             username=data.validated_data["username"],
             password=data.validated_data["password"],
         )
+        retry_after = lockout_retry_after(request._request)
+        if retry_after is not None:
+            raise RateLimited(retry_after, "Too many failed logins: try again later.")
         # A non-staff user's right password answers like a wrong one: no password oracle.
         if user is None or not user.is_staff:
             raise AuthenticationFailed("Invalid username or password.")

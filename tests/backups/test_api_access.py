@@ -112,7 +112,7 @@ def test_job_result__link_minted_per_reader_never_stored(project: Any, backup: A
     own = bearer(APIClient(), project_id=project.slug)
     assert own.get(f"/api/jobs/{job.pk}").json()["data"]["result"]["download_url"]
     job.refresh_from_db()
-    assert "download_url" not in job.result
+    assert job.result is not None and "download_url" not in job.result
 
 
 def test_staff_token__non_staff_right_password_same_401_as_wrong(api_client: APIClient) -> None:

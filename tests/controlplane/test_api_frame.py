@@ -129,6 +129,7 @@ def test_payload_too_large__413(api_client: APIClient) -> None:
 
 def test_rate_limited__429_with_retry_after(api_client: APIClient, settings: Any) -> None:
     settings.AUTH_STAFF_TOKEN_RATE_LIMIT = "10/h"  # an hour: no window rolls over mid-test
+    settings.AXES_FAILURE_LIMIT = 100  # the rate limit, not the lockout, is under test
     body = {"username": "nobody", "password": "wrong"}
     statuses = [
         api_client.post("/api/auth/staff-token", body, format="json").status_code for _ in range(11)

@@ -84,16 +84,17 @@ def test_limit__in_range_pages(project_client: APIClient) -> None:
 
 def test_storage_path__long_segment_refused() -> None:
     name = "a" * (MAX_NAME_BYTES + 1)
-    assert "file name" in storage_path_problem(f"backups/acme/{name}", project_slug="acme")
+    assert "file name" in (storage_path_problem(f"backups/acme/{name}", project_slug="acme") or "")
     assert storage_path_problem(f"backups/acme/{'a' * MAX_NAME_BYTES}", project_slug="acme") is None
     folder = "é" * 128  # 256 bytes in 128 characters
-    assert "folder" in storage_path_problem(f"backups/acme/{folder}/x.sql", project_slug="acme")
+    problem = storage_path_problem(f"backups/acme/{folder}/x.sql", project_slug="acme")
+    assert "folder" in (problem or "")
 
 
 def test_storage_path__total_bytes_bounded() -> None:
     path = "backups/acme/" + "/".join(["\U0001f600" * 60] * 6) + "/x.sql"  # 4 bytes each
     assert len(path) <= 500 and len(path.encode()) > MAX_PATH_BYTES
-    assert "bytes" in storage_path_problem(path, project_slug="acme")
+    assert "bytes" in (storage_path_problem(path, project_slug="acme") or "")
 
 
 def test_export__long_segment_400_not_accepted(project_client: APIClient) -> None:
