@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from controlplane.models import SLUG_PATTERN, AuditLog, Project, ProjectStatus
+from controlplane.redaction import redact, redact_data
 
 _SLUG = re.compile(SLUG_PATTERN)
 
@@ -45,8 +46,9 @@ def audit_log_record(
         action=action,
         target_type=target_type,
         target_id=str(target_id),
-        reason=reason,
-        details=details or {},
+        # Reasons and details may quote an error (an SMTP server echoing credentials).
+        reason=redact(reason),
+        details=redact_data(details or {}),
     )
 
 

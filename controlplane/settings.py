@@ -356,7 +356,11 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "controlplane.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "controlplane.middleware.RequestIdLogFilter"},
+        # On every handler: no secret setting's value reaches a log line (controlplane.redaction).
+        "redact": {"()": "controlplane.redaction.RedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
@@ -364,11 +368,16 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["redact", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # At INFO they log every request URL, query string (and so any key in it) included.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # --- app settings (each app appends its own block below, prefixed JOBS_/BACKUPS_/...) ------
@@ -439,6 +448,8 @@ BACKFILL_SCHEDULE_BATCH_SIZE = env_int("BACKFILL_SCHEDULE_BATCH_SIZE", 20)
 # S3-compatible bucket through django-storages (needs boto3) when BACKUPS_S3_BUCKET is set.
 BACKUPS_ROOT = Path(env_str("BACKUPS_ROOT", str(BASE_DIR / ".media" / "backups")))
 BACKUPS_S3_BUCKET = env_str("BACKUPS_S3_BUCKET")
+# A setting of its own (not only inside STORAGES), so the redaction finds it by name.
+BACKUPS_S3_SECRET_ACCESS_KEY = env_str("BACKUPS_S3_SECRET_ACCESS_KEY")
 if BACKUPS_S3_BUCKET:
     STORAGES["backups"] = {
         "BACKEND": "backups.s3.BackupS3Storage",
@@ -447,7 +458,7 @@ if BACKUPS_S3_BUCKET:
             "endpoint_url": env_str("BACKUPS_S3_ENDPOINT_URL") or None,
             "region_name": env_str("BACKUPS_S3_REGION") or None,
             "access_key": env_str("BACKUPS_S3_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("BACKUPS_S3_SECRET_ACCESS_KEY") or None,
+            "secret_key": BACKUPS_S3_SECRET_ACCESS_KEY or None,
             "location": env_str("BACKUPS_S3_PREFIX"),
             "default_acl": "private",
             "file_overwrite": False,
