@@ -94,12 +94,12 @@ def console() -> Iterator[io.StringIO]:
     ]
     assert handlers, "settings.LOGGING's console handler carries the redaction filter"
     buffer = io.StringIO()
-    old = [h.setStream(buffer) for h in handlers]  # type: ignore[attr-defined]
+    old = [h.setStream(buffer) for h in handlers]
     logging.getLogger().setLevel(logging.DEBUG)
     yield buffer
     logging.getLogger().setLevel(logging.INFO)
     for handler, stream in zip(handlers, old, strict=True):
-        handler.setStream(stream)  # type: ignore[attr-defined]
+        handler.setStream(stream)
 
 
 def fake_pg_tools(folder: Path, values: dict[str, str]) -> Path:
