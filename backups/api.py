@@ -26,6 +26,7 @@ from backups.errors import IdempotencyKeyReused, ProjectNotFound, ProjectUnavail
 from backups.models import Backup
 from backups.selectors import backup_get_visible, backup_list, export_request_replays
 from backups.serializers import (
+    PROJECT_ID,
     BackupExportInput,
     BackupListQuery,
     BackupOutput,
@@ -195,7 +196,9 @@ class BackupListView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "project_id", str, description="Project slug; defaults to the token's."
+                "project_id",
+                {"type": "string", "pattern": PROJECT_ID.pattern, "maxLength": 64},
+                description="Project slug; defaults to the token's.",
             ),
             OpenApiParameter("cursor", str, description="`pagination.next` of the previous page."),
             OpenApiParameter(
@@ -207,7 +210,8 @@ class BackupListView(APIView):
         responses={200: BackupPage, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        query = BackupListQuery(data=request.query_params)
+        # A plain dict: a QueryDict would let `?project_id=` pass as if absent.
+        query = BackupListQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         project_id: str | None = query.validated_data.get("project_id")
         if project_id is not None:

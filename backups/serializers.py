@@ -24,7 +24,8 @@ def validate_project_id(value: str) -> str:
 class BackupExportInput(serializers.Serializer):
     """Body of POST /api/backup/export."""
 
-    project_id = serializers.CharField(max_length=64, trim_whitespace=False)
+    # A RegexField so the OpenAPI document carries the pattern; validate_ checks it whole.
+    project_id = serializers.RegexField(PROJECT_ID.pattern, max_length=64, trim_whitespace=False)
     format = serializers.ChoiceField(choices=BackupFormat.values, default=BackupFormat.SQL)
     compress = serializers.BooleanField(default=True)
     notify_email = serializers.EmailField(required=False, max_length=254)

@@ -27,7 +27,7 @@ def audit_lockout(
         actor=None,
         action="auth.lockout",
         target_type="login",
-        target_id=(username or "")[:150] or (ip_address or "-"),
+        target_id=(username or "")[:64] or (ip_address or "-"),
         details={
             "username": (username or "")[:150],
             "ip_address": ip_address or "",
