@@ -377,6 +377,8 @@ LOGGING = {
         # At INFO they log every request URL, query string (and so any key in it) included.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Failures and lockouts are WARNING; its INFO lines (a banner per process) are noise.
+        "axes": {"level": "WARNING"},
     },
 }
 
