@@ -28,6 +28,8 @@ class _InternalView(APIView):
 class SeedBackfillQueueView(_InternalView):
     """Insert the months of 2000-2024 that have no backfill_log row yet."""
 
+    staff_permission = "backfill.manage_backfill"
+
     @extend_schema(
         request=None,
         parameters=[CRON_HEADER],
@@ -40,6 +42,8 @@ class SeedBackfillQueueView(_InternalView):
 
 class ScheduleBackfillView(_InternalView):
     """Claim the next schedulable months (newest first) and enqueue a job for each."""
+
+    staff_permission = "backfill.manage_backfill"
 
     @extend_schema(
         request=ScheduleInput,
@@ -66,6 +70,8 @@ class ScheduleBackfillView(_InternalView):
 
 class BackfillStatsView(_InternalView):
     """Report status counts, totals, the overall resolution rate and the 20 newest changes."""
+
+    staff_permission = "backfill.view_backfilllog"
 
     @extend_schema(
         parameters=[CRON_HEADER],

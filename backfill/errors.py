@@ -1,19 +1,8 @@
-"""Errors a processor raises to steer what happens to its month, and secret scrubbing."""
+"""Errors a processor raises to steer what happens to its month."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
-
 from jobs.errors import PermanentJobError
-
-REDACTED = "[redacted]"
-# Credentials that may sit in a URL's query string or a header echoed back in an error.
-_CREDENTIAL_PARAM = re.compile(
-    r"(?i)\b(key|api[_-]?key|token|access_token|x-goog-api-key|authorization)"
-    r"(\s*[=:]\s*)(bearer\s+)?[^\s&'\"]+"
-)
 
 
 class MalformedPayload(PermanentJobError, ValueError):
@@ -47,13 +36,3 @@ class QuotaExhausted(ProcessorError):
     def __init__(self, provider: str, message: str = "") -> None:
         super().__init__(f"{provider}: quota exhausted{': ' + message if message else ''}")
         self.provider = provider
-
-
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return `text` with every secret (raw or URL-encoded) and credential parameter redacted."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, REDACTED)
-    return _CREDENTIAL_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)

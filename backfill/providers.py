@@ -10,8 +10,9 @@ from urllib.parse import quote
 import httpx
 from django.conf import settings
 
-from backfill.errors import ProviderError, QuotaExhausted, scrub
+from backfill.errors import ProviderError, QuotaExhausted
 from backfill.models import Provider
+from controlplane.redaction import redact
 
 MAX_ERROR_DETAIL = 300
 _ISBN = re.compile(r"^([0-9]{9}[0-9X]|[0-9]{13})$")
@@ -108,7 +109,7 @@ class _Client:
                 message = error.get("message") or error.get("status") or ""
             else:
                 message = error or body.get("errorMessage") or body.get("message") or ""
-        return scrub(str(message), [self.config.api_key])[:MAX_ERROR_DETAIL]
+        return redact(str(message), [self.config.api_key], credential_words=True)[:MAX_ERROR_DETAIL]
 
     def _json(self, response: httpx.Response) -> Any:
         try:
@@ -208,7 +209,7 @@ def normalise_isbn(raw: Any) -> str | None:
     if not isinstance(raw, str):
         return None
     isbn = raw.replace("-", "").replace(" ", "").upper()
-    return isbn if _ISBN.match(isbn) else None
+    return isbn if _ISBN.fullmatch(isbn) else None
 
 
 def _fold(text: str) -> str:

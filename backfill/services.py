@@ -16,7 +16,6 @@ from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from backfill.attempts import MAX_ERROR_MESSAGE, backfill_months_recover
-from backfill.errors import scrub
 from backfill.models import (
     BACKFILL_MONTH_JOB,
     CONTEMPORARY_FROM_YEAR,
@@ -38,6 +37,7 @@ from backfill.models import (
 from backfill.providers import provider_configs
 from backfill.rollup import backfill_stats_compact
 from backfill.selectors import backfill_candidates
+from controlplane.redaction import redact
 from controlplane.services import audit_log_record
 from jobs.services import JobSpec, enqueue_jobs_bulk, job_retry
 
@@ -102,7 +102,9 @@ class ClaimResult:
 def error_text(exc: BaseException) -> str:
     """Return a storable message for `exc`: every configured provider key scrubbed, bounded."""
     secrets = [config.api_key for config in provider_configs().values()]
-    return scrub(f"{type(exc).__name__}: {exc}", secrets)[:MAX_ERROR_MESSAGE]
+    return redact(f"{type(exc).__name__}: {exc}", secrets, credential_words=True)[
+        :MAX_ERROR_MESSAGE
+    ]
 
 
 @transaction.atomic(durable=True)

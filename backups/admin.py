@@ -117,6 +117,8 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.verified_at is not None
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
+        if not request.user.has_perm("backups.download_backup"):
+            return list(self.list_display)
         # Links are signed for the user viewing the page, so each download audits to them.
         issued_to = f"user:{request.user.pk}"
 

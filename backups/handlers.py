@@ -15,7 +15,6 @@ from backups.serializers import ExportBackupPayload, VerifyBackupPayload
 from backups.services import (
     EXPORT_JOB,
     VERIFY_JOB,
-    backup_download_link,
     backup_export_run,
     backup_notify_email,
     backup_retention_run,
@@ -68,7 +67,6 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
         )
     except BackupCancelled as exc:
         raise JobCancelled(str(exc)) from exc
-    link = backup_download_link(backup=backup, issued_to=f"job:{ctx.job_id}")
     notify_email = payload.get("notify_email")
     if notify_email and not backup_notified(backup_id=backup.pk, to=notify_email):
         # A failure is recorded in the audit log and must not fail the backup.
@@ -81,8 +79,8 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
         "table_count": backup.table_count,
         "format": backup.format,
         "compressed": backup.compressed,
-        "download_url": link.absolute(),
-        "download_expires_at": link.expires_at.isoformat(),
+        # No download link here: results are readable by anyone with jobs.view_job, so the
+        # jobs API mints one per reader (backups.api.export_result).
     }
 
 

@@ -48,7 +48,11 @@ class Backup(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("manage_backup", "Can verify, delete and hold backups")]
+        permissions = [
+            ("manage_backup", "Can verify, delete and hold backups"),
+            ("download_backup", "Can download backups and see their links"),
+            ("request_export", "Can request an export of any project"),
+        ]
         indexes = [
             models.Index(
                 fields=["project", "-created_at", "-id"], name="backup_project_created_idx"

@@ -31,7 +31,7 @@ def export_limits() -> ExportLimits:
 
 def pg_dump_args(*, schema: str, format: str) -> list[str]:
     """Return pg_dump's arguments for one schema; connection details travel in the environment."""
-    if not TENANT_SCHEMA.match(schema):
+    if not TENANT_SCHEMA.fullmatch(schema):
         raise BackupPermanentError(f"{schema!r} is not a tenant schema name.")
     return [
         # Double quotes make the pattern literal: no wildcard, exact case, whole name.

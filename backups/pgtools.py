@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import connections
 
 from backups.errors import PgBinaryNotFound
+from controlplane.redaction import redact
 
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
-# libpq reads these; a stray one inherited from the worker's environment must not win.
-_PG_ENV_PREFIX = "PG"
+# libpq reads these (the worker passes none of its own PG* variables on: see _inherited).
 _OPTION_ENV = {
     "sslmode": "PGSSLMODE",
     "sslrootcert": "PGSSLROOTCERT",
@@ -29,6 +29,14 @@ _OPTION_ENV = {
     "connect_timeout": "PGCONNECT_TIMEOUT",
     "target_session_attrs": "PGTARGETSESSIONATTRS",
 }
+
+
+# What pg_dump, psql and pg_restore inherit from the worker: a search path and a locale.
+_INHERITED_ENV = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
+
+
+def _inherited(name: str) -> bool:
+    return name in _INHERITED_ENV or name.startswith("LC_")
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,8 @@ class DatabaseParams:
 
     def environment(self, *, application_name: str) -> dict[str, str]:
         """Return a child environment carrying these parameters, the password included."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_PG_ENV_PREFIX)}
+        # Allow-listed: the worker's own environment holds every secret of the control plane.
+        env = {k: v for k, v in os.environ.items() if _inherited(k)}
         values = {
             "PGDATABASE": self.dbname,
             "PGUSER": self.user,
@@ -87,7 +96,7 @@ class DatabaseParams:
 
     def redact(self, text: str) -> str:
         """Return `text` with the password removed, for messages that leave the process."""
-        return text.replace(self.password, "***") if self.password else text
+        return redact(text, [self.password] if self.password else [])
 
 
 def server_major_version(alias: str = "default") -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
-from backups.models import Backup
+from backups.models import Backup, ExportRequest
 from controlplane.models import AuditLog
 from jobs.models import ACTIVE_STATUSES, Job
 
@@ -41,3 +42,15 @@ def export_jobs_active() -> QuerySet[Job]:
         .select_related("project")
         .order_by("-status", "created_at")
     )
+
+
+def export_request_replays(
+    *, project_slug: str, idempotency_key: str, fingerprint: str, recorded_after: datetime
+) -> bool:
+    """Return whether an Idempotency-Key record newer than `recorded_after` answers this body."""
+    return ExportRequest.objects.filter(
+        project__slug=project_slug,
+        idempotency_key=idempotency_key,
+        body_sha256=fingerprint,
+        created_at__gt=recorded_after,
+    ).exists()

@@ -16,7 +16,7 @@ _PROJECT_ID_MESSAGE = "project_id must be 1-64 letters, digits, '_' or '-'."
 
 def validate_project_id(value: str) -> str:
     """Raise a field error unless `value` has the API's project_id format."""
-    if not PROJECT_ID.match(value):
+    if not PROJECT_ID.fullmatch(value):
         raise serializers.ValidationError(_PROJECT_ID_MESSAGE)
     return value
 
@@ -24,7 +24,8 @@ def validate_project_id(value: str) -> str:
 class BackupExportInput(serializers.Serializer):
     """Body of POST /api/backup/export."""
 
-    project_id = serializers.CharField(max_length=64, trim_whitespace=False)
+    # A RegexField so the OpenAPI document carries the pattern; validate_ checks it whole.
+    project_id = serializers.RegexField(PROJECT_ID.pattern, max_length=64, trim_whitespace=False)
     format = serializers.ChoiceField(choices=BackupFormat.values, default=BackupFormat.SQL)
     compress = serializers.BooleanField(default=True)
     notify_email = serializers.EmailField(required=False, max_length=254)
@@ -62,7 +63,7 @@ def validate_idempotency_key(value: str | None) -> str | None:
     """Return the Idempotency-Key header value (None when absent); raise a field error if bad."""
     if value is None:
         return None
-    if not IDEMPOTENCY_KEY.match(value):
+    if not IDEMPOTENCY_KEY.fullmatch(value):
         raise serializers.ValidationError(
             {"Idempotency-Key": ["Idempotency-Key must be 1-128 printable ASCII characters."]}
         )

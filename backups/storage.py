@@ -12,6 +12,11 @@ from backups.models import BackupFormat
 
 STORAGE_ALIAS = "backups"
 MAX_PATH_LENGTH = 500
+# File systems allow 255 bytes per name; S3 keys 1024 bytes in all. The file name keeps room
+# for the 8 bytes storage adds to a name already taken ("_" + 7 random characters).
+MAX_SEGMENT_BYTES = 255
+MAX_NAME_BYTES = MAX_SEGMENT_BYTES - 8
+MAX_PATH_BYTES = 1000
 
 
 def backups_storage() -> Storage:
@@ -49,6 +54,12 @@ def storage_path_problem(path: object, *, project_slug: str) -> str | None:
     segments = path.split("/")
     if any(seg in ("", ".", "..") for seg in segments):
         return "storage_path must not contain empty, '.' or '..' segments."
+    if len(path.encode()) > MAX_PATH_BYTES:
+        return f"storage_path must be at most {MAX_PATH_BYTES} bytes (UTF-8)."
+    if any(len(seg.encode()) > MAX_SEGMENT_BYTES for seg in segments[:-1]):
+        return f"storage_path folder names must be at most {MAX_SEGMENT_BYTES} bytes (UTF-8)."
+    if len(segments[-1].encode()) > MAX_NAME_BYTES:
+        return f"storage_path's file name must be at most {MAX_NAME_BYTES} bytes (UTF-8)."
     prefix = f"backups/{project_slug}/"
     if not path.startswith(prefix) or posixpath.normpath(path) != path or len(segments) < 3:
         return f"storage_path must be a file under {prefix}."

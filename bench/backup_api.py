@@ -46,6 +46,7 @@ from controlplane.api.auth import issue_access_token  # noqa: E402
 from controlplane.models import AuditLog, CacheEntry, Project, ProjectStatus  # noqa: E402
 from controlplane.services import project_create  # noqa: E402
 from jobs.models import Job  # noqa: E402
+from provisioning.services import api_key_issue  # noqa: E402
 
 
 def database_url() -> str:
@@ -103,7 +104,12 @@ def main() -> None:
         project_create(slug=f"benchapi-{stamp}-{i}", name="bench", status=ProjectStatus.ACTIVE)
         for i in range(n_projects)
     ]
-    tokens = {p.slug: issue_access_token(project_id=p.slug)["access_token"] for p in projects}
+    tokens = {
+        p.slug: issue_access_token(
+            project_id=p.slug, api_key_id=api_key_issue(project=p, name="bench")[0].pk
+        )["access_token"]
+        for p in projects
+    }
     last_ormq = OrmQ.objects.order_by("-id").values_list("id", flat=True).first() or 0
     port = free_port()
     proc = start_gunicorn(port, prefix)

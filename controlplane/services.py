@@ -12,13 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from controlplane.models import SLUG_PATTERN, AuditLog, Project, ProjectStatus
+from controlplane.redaction import redact, redact_data
 
 _SLUG = re.compile(SLUG_PATTERN)
 
 
 def validate_project_slug(slug: str) -> None:
     """Raise ValidationError with a readable message unless `slug` is a legal project slug."""
-    if not isinstance(slug, str) or not _SLUG.match(slug):
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         raise ValidationError(
             {
                 "slug": (
@@ -45,8 +46,9 @@ def audit_log_record(
         action=action,
         target_type=target_type,
         target_id=str(target_id),
-        reason=reason,
-        details=details or {},
+        # Reasons and details may quote an error (an SMTP server echoing credentials).
+        reason=redact(reason),
+        details=redact_data(details or {}),
     )
 
 

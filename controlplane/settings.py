@@ -10,6 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from controlplane.clientip import trusted_proxies_problem
 from controlplane.devenv import DEV_FALLBACK_SECRETS
 from controlplane.embedded_pg import default_cluster
 
@@ -106,6 +107,7 @@ INSTALLED_APPS = [
     "backfill",
     "console",
     "django_q",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -118,7 +120,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout into its page (the API answers 429 in its own envelope).
+    "controlplane.lockout.LockoutMiddleware",
 ]
+
+# Login throttling (django-axes) on /admin/login/ and POST /api/auth/staff-token: this many
+# failures per username, or per client IP, lock that username or IP out for AUTH_LOCKOUT_SECONDS.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AUTH_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("AUTH_LOCKOUT_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "controlplane.clientip.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_COOLOFF_MESSAGE = "Too many failed logins: try again later."
+# Our LockoutMiddleware is axes' own, subclassed to leave /api/ answers alone.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 ROOT_URLCONF = "controlplane.urls"
 WSGI_APPLICATION = "controlplane.wsgi.application"
@@ -176,7 +197,18 @@ else:
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "controlplane"),
         }
     }
+# Per-process memory, for what may be a few seconds stale (the token re-checks below).
+CACHES["local"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "controlplane-local",
+}
 RATELIMIT_USE_CACHE = "default"
+# Proxies in front of the app whose X-Forwarded-For is believed: a count ("1": one TLS proxy)
+# or their addresses/networks ("10.0.0.0/8,192.0.2.7"). Empty: the peer address is the client.
+TRUSTED_PROXIES = env_str("TRUSTED_PROXIES")
+if _proxies_problem := trusted_proxies_problem(TRUSTED_PROXIES):
+    raise ImproperlyConfigured(_proxies_problem)
+RATELIMIT_IP_META_KEY = "controlplane.clientip.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -238,7 +270,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "controlplane@localhost")
 # --- API ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["controlplane.api.auth.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["controlplane.api.permissions.ApiAccess"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["controlplane.api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "controlplane.api.exceptions.exception_handler",
@@ -246,10 +278,16 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Deepest nesting of arrays/objects a JSON body may have (deeper: 400 before parsing).
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
+
 JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")
 JWT_ISSUER = env_str("JWT_ISSUER") or None
 JWT_AUDIENCE = env_str("JWT_AUDIENCE") or None
 JWT_ACCESS_TOKEN_LIFETIME = env_int("JWT_ACCESS_TOKEN_LIFETIME", 3600)
+# How long a process may trust its last look at a project token's API key and project
+# status (seconds): revocation, rotation expiry and suspension bite within this. 0: every request.
+AUTH_TOKEN_RECHECK_SECONDS = env_int("AUTH_TOKEN_RECHECK_SECONDS", 5)
 # Password guesses per client IP at POST /api/auth/staff-token.
 AUTH_STAFF_TOKEN_RATE_LIMIT = env_str("AUTH_STAFF_TOKEN_RATE_LIMIT", "10/m")
 SIMPLE_JWT = {
@@ -262,6 +300,8 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_ACCESS_TOKEN_LIFETIME),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Staff tokens carry a digest of the password hash: a password change kills them.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -312,7 +352,11 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "controlplane.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "controlplane.middleware.RequestIdLogFilter"},
+        # On every handler: no secret setting's value reaches a log line (controlplane.redaction).
+        "redact": {"()": "controlplane.redaction.RedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
@@ -320,7 +364,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["redact", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -330,6 +374,11 @@ LOGGING = {
         # to ours, so each line printed twice (once bare); here they print once, formatted.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # At INFO they log every request URL, query string (and so any key in it) included.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Failures and lockouts are WARNING; its INFO lines (a banner per process) are noise.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -344,6 +393,8 @@ PROVISIONING_ENCRYPTION_KEY_PREVIOUS = env_str("PROVISIONING_ENCRYPTION_KEY_PREV
 PROVISIONING_TENANT_DB_HOST = env_str("PROVISIONING_TENANT_DB_HOST")
 PROVISIONING_TENANT_DB_PORT = env_int("PROVISIONING_TENANT_DB_PORT", 0)
 PROVISIONING_MAX_API_KEYS = env_int("PROVISIONING_MAX_API_KEYS", 10)
+# Connections one tenant's database role may hold at once (CONNECTION LIMIT; -1: no limit).
+PROVISIONING_TENANT_CONNECTION_LIMIT = env_int("PROVISIONING_TENANT_CONNECTION_LIMIT", 20)
 # How long a newly generated key waits, encrypted, for its one reveal in the admin.
 PROVISIONING_KEY_REVEAL_TTL = env_int("PROVISIONING_KEY_REVEAL_TTL", 7 * 24 * 3600)
 PROVISIONING_TOKEN_RATE_LIMIT = env_str("PROVISIONING_TOKEN_RATE_LIMIT", "30/m")
@@ -404,6 +455,8 @@ BACKFILL_SCHEDULE_BATCH_SIZE = env_int("BACKFILL_SCHEDULE_BATCH_SIZE", 20)
 # S3-compatible bucket through django-storages (needs boto3) when BACKUPS_S3_BUCKET is set.
 BACKUPS_ROOT = Path(env_str("BACKUPS_ROOT", str(BASE_DIR / ".media" / "backups")))
 BACKUPS_S3_BUCKET = env_str("BACKUPS_S3_BUCKET")
+# A setting of its own (not only inside STORAGES), so the redaction finds it by name.
+BACKUPS_S3_SECRET_ACCESS_KEY = env_str("BACKUPS_S3_SECRET_ACCESS_KEY")
 if BACKUPS_S3_BUCKET:
     STORAGES["backups"] = {
         "BACKEND": "backups.s3.BackupS3Storage",
@@ -412,7 +465,7 @@ if BACKUPS_S3_BUCKET:
             "endpoint_url": env_str("BACKUPS_S3_ENDPOINT_URL") or None,
             "region_name": env_str("BACKUPS_S3_REGION") or None,
             "access_key": env_str("BACKUPS_S3_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("BACKUPS_S3_SECRET_ACCESS_KEY") or None,
+            "secret_key": BACKUPS_S3_SECRET_ACCESS_KEY or None,
             "location": env_str("BACKUPS_S3_PREFIX"),
             "default_acl": "private",
             "file_overwrite": False,

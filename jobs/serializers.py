@@ -17,6 +17,7 @@ class ProgressSerializer(serializers.Serializer):
 
 class JobOutputSerializer(serializers.ModelSerializer):
     project_id = serializers.SerializerMethodField()
+    last_error = serializers.CharField(allow_null=True)
     result = serializers.JSONField(allow_null=True)
     progress = ProgressSerializer(allow_null=True)
 

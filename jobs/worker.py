@@ -17,12 +17,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from controlplane.redaction import redact
 from jobs import engine, execution
 from jobs.context import JobContext
 from jobs.engine.cluster import stopping
 from jobs.errors import JobCancelled, JobTimeout, PermanentJobError
 from jobs.models import AttemptOutcome
-from jobs.redaction import redact
 from jobs.registry import HandlerSpec, get_handler
 
 logger = logging.getLogger("jobs")
@@ -82,12 +82,13 @@ def _record(
     """Record a failed attempt, retrying by the type's policy unless this was the last one."""
     if retry_in is _NO_RETRY_GIVEN:
         retry_in = None if spec is None or ctx.is_last_attempt else spec.retry.delay(ctx.attempt)
+    error = redact(error, ctx.secrets)  # before it is logged, not only before it is stored
     logger.info("Job %s attempt %s: %s (%s)", ctx.job_id, ctx.attempt, outcome, error)
     execution.job_fail_attempt(
         job_id=ctx.job_id,
         attempt=ctx.attempt,
         outcome=outcome,
-        error=redact(error, ctx.secrets),
+        error=error,
         traceback=redact(traceback.format_exc(), ctx.secrets),
         retry_in=retry_in,
     )

@@ -47,4 +47,6 @@ class TokenExchangeView(APIView):
             raise AuthenticationFailed(str(exc)) from None
         except ProjectNotActive as exc:
             raise PermissionDenied(str(exc)) from None
-        return Response({"data": issue_access_token(project_id=key.project.slug)})
+        return Response(
+            {"data": issue_access_token(project_id=key.project.slug, api_key_id=key.pk)}
+        )

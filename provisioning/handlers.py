@@ -10,9 +10,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from controlplane.models import Project, ProjectStatus
+from controlplane.redaction import redact
 from jobs.context import JobContext
 from jobs.errors import JobTimeout, PermanentJobError
-from jobs.redaction import redact
 from jobs.registry import job_handler
 from jobs.retry import RetryPolicy
 from provisioning.crypto import DecryptionError

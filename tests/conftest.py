@@ -45,6 +45,12 @@ def _isolated_cache(settings: Any) -> Iterator[None]:
     cache.close()
 
 
+@pytest.fixture(autouse=True)
+def _token_checks_uncached(settings: Any) -> None:
+    """Re-check every token on every request: no test waits for a cache to expire."""
+    settings.AUTH_TOKEN_RECHECK_SECONDS = 0
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
@@ -57,12 +63,25 @@ def project(db: None) -> Any:
 
 @pytest.fixture
 def staff_user(db: None) -> Any:
-    return factories.staff(username="operator")
+    return factories.staff(username="operator", perms=factories.API_PERMISSIONS)
+
+
+def project_token(project_id: str) -> str:
+    """Return a token for a new API key of the project (a made-up key when it doesn't exist)."""
+    from controlplane.models import Project
+    from provisioning.services import api_key_issue
+
+    found = Project.objects.filter(slug=project_id).first()
+    key_id = api_key_issue(project=found, name="test")[0].pk if found is not None else 0
+    return str(issue_access_token(project_id=project_id, api_key_id=key_id)["access_token"])
 
 
 def bearer(client: APIClient, *, project_id: str | None = None, user: Any = None) -> APIClient:
     """Authenticate `client` with a freshly issued token."""
-    token = issue_access_token(project_id=project_id, user=user)["access_token"]
+    if project_id is not None:
+        token = project_token(project_id)
+    else:
+        token = issue_access_token(user=user)["access_token"]
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 

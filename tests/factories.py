@@ -28,5 +28,33 @@ def user(
     return get_user_model().objects.create_user(username=username, password=password, **kw)
 
 
-def staff(**kw: Any) -> AbstractUser:
-    return user(is_staff=True, **kw)
+# Every permission a staff token's API endpoints check (README, "Security").
+API_PERMISSIONS = (
+    "backups.view_backup",
+    "backups.download_backup",
+    "backups.request_export",
+    "jobs.view_job",
+    "backfill.view_backfilllog",
+    "backfill.manage_backfill",
+)
+
+
+def staff(*, perms: tuple[str, ...] | list[str] = (), **kw: Any) -> AbstractUser:
+    account = user(is_staff=True, **kw)
+    grant(account, *perms)
+    return account
+
+
+def grant(account: AbstractUser, *perms: str) -> AbstractUser:
+    """Give `account` the permissions named `app_label.codename`."""
+    from django.contrib.auth.models import Permission
+
+    for name in perms:
+        app_label, codename = name.split(".", 1)
+        account.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    # Drop Django's per-instance permission cache.
+    for attr in ("_perm_cache", "_user_perm_cache"):
+        account.__dict__.pop(attr, None)
+    return account

@@ -14,6 +14,14 @@ class ProjectSuspended(APIException):
     default_detail = "The project is suspended."
 
 
+class ProjectSuspendedForbidden(APIException):
+    """A suspended project's token or link on anything but an export (403, not 409)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "project_suspended"
+    default_detail = "The project is suspended."
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"

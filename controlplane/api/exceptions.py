@@ -96,6 +96,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         details = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
+        details = {"retry_after": exc.retry_after}
     elif isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:
         headers["Retry-After"] = str(max(1, int(exc.wait)))  # type: ignore[attr-defined]
     auth_header = getattr(exc, "auth_header", None)

@@ -8,16 +8,18 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api.auth import issue_access_token
+from controlplane.api.errors import RateLimited
 from controlplane.api.exceptions import error_body
 from controlplane.api.ratelimit import enforce_rate_limit
 from controlplane.api.schema import enveloped, error_responses
+from controlplane.lockout import lockout_retry_after
 
 TokenSerializer = inline_serializer(
     "AccessToken",
@@ -48,7 +50,7 @@ class StaffTokenView(APIView):
         request=StaffTokenInput,
         responses={
             200: enveloped("StaffToken", TokenSerializer),
-            **error_responses(400, 401, 403, 429),
+            **error_responses(400, 401, 429),
         },
         auth=[],
     )
@@ -63,10 +65,12 @@ class StaffTokenView(APIView):
             username=data.validated_data["username"],
             password=data.validated_data["password"],
         )
-        if user is None:
+        retry_after = lockout_retry_after(request._request)
+        if retry_after is not None:
+            raise RateLimited(retry_after, "Too many failed logins: try again later.")
+        # A non-staff user's right password answers like a wrong one: no password oracle.
+        if user is None or not user.is_staff:
             raise AuthenticationFailed("Invalid username or password.")
-        if not user.is_staff:
-            raise PermissionDenied("Only staff users may obtain a staff token.")
         return Response({"data": issue_access_token(user=user)})
 
 

@@ -75,7 +75,7 @@ def _valid_at(now: datetime) -> Q:
 
 def _clean_prefix(project: Project, prefix: str | None) -> str:
     prefix = project.slug if prefix is None or prefix == "" else prefix
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise ValidationError(
             {
                 "prefix": f"{prefix!r} is not a valid key prefix: use 1-40 lowercase letters, "
@@ -166,7 +166,7 @@ def api_key_issue(
 
 def api_key_authenticate(*, plaintext: str) -> ApiKey:
     """Return the key `plaintext` names; raise ApiKeyInvalid/Revoked/Expired otherwise."""
-    match = _KEY.match(plaintext or "")
+    match = _KEY.fullmatch(plaintext or "")
     if match is None:
         raise ApiKeyInvalid()
     key = ApiKey.objects.select_related("project").filter(lookup=match["lookup"]).first()

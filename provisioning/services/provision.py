@@ -13,9 +13,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from controlplane.models import Project, ProjectStatus
+from controlplane.redaction import redact
 from controlplane.services import audit_log_record, validate_project_slug
 from jobs.errors import PermanentJobError
-from jobs.redaction import redact
 from provisioning.models import (
     STEP_ORDER,
     ApiKey,

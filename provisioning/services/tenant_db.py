@@ -11,6 +11,7 @@ import re
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from psycopg import sql
 
@@ -29,7 +30,7 @@ class TenantDatabaseConflict(Exception):
 def tenant_names(project: Project) -> tuple[str, str]:
     """Return the (schema, role) names of `project`; the role is named after its schema."""
     schema = str(project.schema_name)
-    if not _TENANT_NAME.match(schema):
+    if not _TENANT_NAME.fullmatch(schema):
         raise ValueError(f"{schema!r} is not a tenant schema name.")
     return schema, schema
 
@@ -102,7 +103,8 @@ def tenant_role_create(*, project: Project) -> bool:
             defaults={"role_name": role, "password_encrypted": encrypt_secret(password)},
         )
     ident_role, ident_schema = sql.Identifier(role), sql.Identifier(schema)
-    # Grants are repeated on every call: cheap, and they repair a half-configured role.
+    # Grants and the limit are repeated on every call: cheap, and they repair a role.
+    _execute(tenant_connection_limit_sql(role))
     _execute(
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(_dbname()), ident_role)
     )
@@ -113,6 +115,14 @@ def tenant_role_create(*, project: Project) -> bool:
         )
     )
     return created
+
+
+def tenant_connection_limit_sql(role: str) -> sql.Composed:
+    """Return the statement capping `role` at PROVISIONING_TENANT_CONNECTION_LIMIT connections."""
+    limit = int(settings.PROVISIONING_TENANT_CONNECTION_LIMIT)
+    return sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+        sql.Identifier(role), sql.Literal(limit)
+    )
 
 
 @transaction.atomic

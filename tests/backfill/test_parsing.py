@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backfill.errors import scrub
 from backfill.parsing import BookCandidate, parse_book_candidates
+from controlplane.redaction import redact
 
 
 def pairs(text: str, limit: int = 50) -> list[tuple[str, str]]:
@@ -92,7 +92,7 @@ def test_scrub__removes_raw_and_encoded_secrets_and_key_params() -> None:
         "GET https://x/v1?key=AIza%2Fsecret&alt=json key: sk/secret token=abc "
         "Authorization: Bearer zzz"
     )
-    cleaned = scrub(text, ["sk/secret", "AIza/secret"])
+    cleaned = redact(text, ["sk/secret", "AIza/secret"], credential_words=True)
     for leaked in ("sk/secret", "AIza%2Fsecret", "abc", "zzz"):
         assert leaked not in cleaned
     assert "alt=json" in cleaned

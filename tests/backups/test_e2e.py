@@ -19,10 +19,9 @@ import pytest
 from django_ratelimit.core import _get_window
 from rest_framework.test import APIClient
 
-from controlplane.api.auth import issue_access_token
 from tests.backups.conftest import fresh_rate_window
 from tests.backups.restore import fresh_restore, schema_contents
-from tests.conftest import PROJECT_ROOT, bearer, free_port
+from tests.conftest import PROJECT_ROOT, bearer, free_port, project_token
 from tests.jobs import conftest as jobs_conftest
 from tests.jobs.conftest import wait_until
 
@@ -112,7 +111,7 @@ def gunicorn(workers: int, log: Path, *extra: str, **env: str) -> Iterator[str]:
 
 def test_export__rate_limit_shared_by_two_gunicorn_workers(tenant: Any, tmp_path: Path) -> None:
     tenant("acme-shop")
-    token = issue_access_token(project_id="acme-shop")["access_token"]
+    token = project_token("acme-shop")
     headers = {"Authorization": f"Bearer {token}"}
     log = tmp_path / "gunicorn.log"
     # No worker process serves more than 8 requests, so 15 calls need at least two of them.

@@ -328,3 +328,24 @@ def test_export__documented_in_openapi(api_client: APIClient) -> None:
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]
     assert set(fields) == {"project_id", "format", "compress", "notify_email", "storage_path"}
+
+
+def test_export__idempotent_replay_not_counted_other_body_counts(
+    project: Any, project_client: APIClient, settings: Any
+) -> None:
+    settings.BACKUPS_EXPORT_RATE_LIMIT = "3/m"
+    fresh_rate_window("project:acme-shop")
+    first = post(project_client, {"project_id": "acme-shop"}, key="once")
+    assert first.status_code == 202
+    for _ in range(5):  # replays answered by the same job: free
+        replay = post(project_client, {"project_id": "acme-shop"}, key="once")
+        assert replay.status_code == 202
+        assert replay.json()["data"]["job_id"] == first.json()["data"]["job_id"]
+    # The same key with another body (409) counts: 2 of 3.
+    assert (
+        post(project_client, {"project_id": "acme-shop", "format": "tar"}, key="once").status_code
+        == 409
+    )
+    assert post(project_client, {"project_id": "acme-shop"}).status_code == 202  # 3 of 3
+    limited = post(project_client, {"project_id": "acme-shop"}, key="fresh")
+    assert limited.status_code == 429

@@ -46,9 +46,9 @@ def test_project_admin__one_registration_from_provisioning() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_confirmed_action__says_how_many_are_skipped_and_why(client: Client) -> None:
     client.force_login(factories.user(username="root", is_staff=True, is_superuser=True))
-    failed = enqueue_job(type="test.permanent", payload={})
+    failed, _ = enqueue_job(type="test.permanent", payload={})
     execute_job(str(failed.pk))
-    pending = enqueue_job(type="test.echo", payload={"value": 1})
+    pending, _ = enqueue_job(type="test.echo", payload={"value": 1})
     data = {"action": "retry", "_selected_action": [failed.pk, pending.pk], "index": 0}
 
     page = client.post(JOBS, data).content.decode()

@@ -35,6 +35,8 @@ class Raise(APIView):
 
 
 class ProjectScoped(APIView):
+    staff_permission = "jobs.view_job"
+
     def get(self, request: Request, project_id: str) -> Response:
         ensure_project_access(request, project_id)
         return Response({"data": {"project_id": project_id}})

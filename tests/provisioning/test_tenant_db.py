@@ -150,3 +150,73 @@ def test_tenant_password__stored_encrypted_only(new_project: Any) -> None:
         )
         verifier = cursor.fetchone()[0]
     assert verifier.startswith("SCRAM-SHA-256$") and password not in verifier
+
+
+def _role_limit(role: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", [role])
+        return int(cursor.fetchone()[0])
+
+
+def test_tenant_role__connection_limit_enforced(
+    committed_tenants: list[str], settings: Any
+) -> None:
+    settings.PROVISIONING_TENANT_CONNECTION_LIMIT = 2
+    project = _tenant(committed_tenants)
+    role, password = project.database_credential.role_name, tenant_password(project=project)
+    assert _role_limit(role) == 2
+    with (
+        connect_as(role, password),
+        connect_as(role, password),
+        pytest.raises(psycopg.OperationalError, match="too many connections for role"),
+    ):
+        connect_as(role, password)
+
+
+def test_tenant_role__default_limit_is_20(committed_tenants: list[str]) -> None:
+    project = _tenant(committed_tenants)
+    assert _role_limit(project.database_credential.role_name) == 20
+
+
+def test_tenant_role__migration_caps_existing_roles(
+    committed_tenants: list[str], settings: Any
+) -> None:
+    import importlib
+
+    from django.apps import apps as global_apps
+    from django.db import connection as conn
+
+    project = _tenant(committed_tenants)
+    role = project.database_credential.role_name
+    with connection.cursor() as cursor:
+        cursor.execute(ddl("ALTER ROLE {} CONNECTION LIMIT -1", role))
+    settings.PROVISIONING_TENANT_CONNECTION_LIMIT = 7
+    migration = importlib.import_module("provisioning.migrations.0003_tenant_role_connection_limit")
+    with conn.schema_editor() as editor:
+        migration.apply_limit(global_apps, editor)
+    assert _role_limit(role) == 7
+
+
+def test_tenant_role__refused_on_every_control_plane_table(committed_tenants: list[str]) -> None:
+    project = _tenant(committed_tenants)
+    other = _tenant(committed_tenants)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        )
+        tables = cursor.fetchall()
+        with connection.cursor() as c2:
+            c2.execute(ddl("CREATE TABLE {}.secrets (v text)", other.schema_name))
+    names = {t for _, t in tables}
+    assert {"jobs_job", "django_q_ormq", "django_session", "axes_accessattempt"} <= names
+    tables.append((other.schema_name, "secrets"))
+    role, password = project.database_credential.role_name, tenant_password(project=project)
+    with connect_as(role, password) as conn:
+        for schema, table in tables:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(
+                    sql.SQL("SELECT 1 FROM {}.{} LIMIT 1").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                )
