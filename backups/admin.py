@@ -40,7 +40,7 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "project_link",
         "human_size",
         "format",
-        "compressed",
+        "compression",
         "short_sha256",
         "created_at",
         "expires_at",
@@ -49,7 +49,7 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = [
         "format",
-        "compressed",
+        "compression",
         "legal_hold",
         ("verified_at", admin.EmptyFieldListFilter),
     ]
@@ -64,6 +64,7 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "job_link",
         "format",
         "compressed",
+        "compression",
         "storage_path",
         "size_bytes",
         "sha256",

@@ -23,6 +23,10 @@ class InvalidStoragePath(BackupPermanentError):
     """Raise when a storage_path is not a safe relative path under backups/<project>/."""
 
 
+class InvalidCompression(BackupPermanentError):
+    """Raise when `compress` and `compression` disagree or the codec is unknown."""
+
+
 class StoragePathTaken(BackupPermanentError):
     """Raise when the requested storage_path already holds a file."""
 

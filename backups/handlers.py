@@ -59,6 +59,8 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
             project=project,
             format=payload["format"],
             compress=payload["compress"],
+            # Absent in a job enqueued before zstd: `compress` meant gzip then.
+            compression=payload.get("compression") or ("gzip" if payload["compress"] else "none"),
             storage_path=payload.get("storage_path"),
             job_id=ctx.job_id,
             # Every attempt of this job writes to the same key, so a retry can reclaim the
@@ -85,6 +87,7 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
         "table_count": backup.table_count,
         "format": backup.format,
         "compressed": backup.compressed,
+        "compression": backup.compression,
         "download_url": link.absolute(),
         "download_expires_at": link.expires_at.isoformat(),
     }

@@ -18,6 +18,12 @@ class BackupFormat(models.TextChoices):
     TAR = "tar", "Tar archive"
 
 
+class Compression(models.TextChoices):
+    GZIP = "gzip", "gzip"
+    ZSTD = "zstd", "zstd"
+    NONE = "none", "None"
+
+
 class Backup(models.Model):
     """One pg_dump of a tenant schema, stored in STORAGES["backups"]."""
 
@@ -34,7 +40,9 @@ class Backup(models.Model):
         db_index=False,  # the partial unique constraint below indexes it
     )
     format = models.CharField(max_length=3, choices=BackupFormat.choices)
+    # `compressed` stays for the API (a bool in every output); `compression` names the codec.
     compressed = models.BooleanField()
+    compression = models.CharField(max_length=4, choices=Compression.choices)
     storage_path = models.CharField(max_length=500, unique=True)
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
@@ -69,6 +77,14 @@ class Backup(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(format__in=BackupFormat.values), name="backup_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(compression__in=Compression.values), name="backup_compression_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(compressed=True, compression__in=["gzip", "zstd"])
+                | Q(compressed=False, compression="none"),
+                name="backup_compressed_matches_codec",
             ),
             models.CheckConstraint(condition=Q(size_bytes__gte=0), name="backup_size_nonneg"),
             models.CheckConstraint(condition=Q(table_count__gte=0), name="backup_tables_nonneg"),

@@ -7,7 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from backups.models import Backup, BackupFormat
+from backups.codecs import resolve_compression
+from backups.errors import InvalidCompression
+from backups.models import Backup, BackupFormat, Compression
 from backups.storage import storage_path_problem
 
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -27,6 +29,7 @@ class BackupExportInput(serializers.Serializer):
     project_id = serializers.CharField(max_length=64, trim_whitespace=False)
     format = serializers.ChoiceField(choices=BackupFormat.values, default=BackupFormat.SQL)
     compress = serializers.BooleanField(default=True)
+    compression = serializers.ChoiceField(choices=Compression.values, required=False)
     notify_email = serializers.EmailField(required=False, max_length=254)
     storage_path = serializers.CharField(
         required=False, max_length=500, trim_whitespace=False, allow_blank=False
@@ -36,6 +39,10 @@ class BackupExportInput(serializers.Serializer):
         return validate_project_id(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            resolve_compression(compress=attrs["compress"], compression=attrs.get("compression"))
+        except InvalidCompression as exc:
+            raise serializers.ValidationError({"compression": [str(exc)]}) from None
         path = attrs.get("storage_path")
         if path is not None:
             problem = storage_path_problem(path, project_slug=attrs["project_id"])
@@ -104,6 +111,7 @@ class BackupOutput(serializers.ModelSerializer):
             "job_id",
             "format",
             "compressed",
+            "compression",
             "size_bytes",
             "sha256",
             "table_count",

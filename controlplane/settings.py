@@ -430,6 +430,12 @@ BACKUPS_DOWNLOAD_TTL = env_int("BACKUPS_DOWNLOAD_TTL", 3600)
 BACKUPS_RETENTION_DAYS = env_int("BACKUPS_RETENTION_DAYS", 30)
 # gzip level 1: dumps compress well already and export throughput matters more.
 BACKUPS_GZIP_LEVEL = env_int("BACKUPS_GZIP_LEVEL", 1)
+# What `compress: true` means when a request names no `compression`: gzip or zstd.
+BACKUPS_DEFAULT_COMPRESSION = env_str("BACKUPS_DEFAULT_COMPRESSION", "gzip")
+if BACKUPS_DEFAULT_COMPRESSION not in ("gzip", "zstd"):
+    raise ImproperlyConfigured('BACKUPS_DEFAULT_COMPRESSION must be "gzip" or "zstd".')
+# zstd level 1: as fast as `pg_dump | zstd -1`, and smaller than gzip -1 already.
+BACKUPS_ZSTD_LEVEL = env_int("BACKUPS_ZSTD_LEVEL", 1)
 # Folder holding pg_dump/pg_restore/psql; empty = the closest version at or above the server's.
 BACKUPS_PG_BIN_DIR = env_str("BACKUPS_PG_BIN_DIR") or env_str("PG_BIN_DIR")
 # Absolute base for download links in emails and job results (e.g. https://cp.example.com).

@@ -16,11 +16,12 @@ from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from backups.codecs import resolve_compression
 from backups.errors import (
     BackupPermanentError,
     ProjectNotActive,
 )
-from backups.models import Backup, BackupFormat
+from backups.models import Backup, BackupFormat, Compression
 from backups.pgdump import export_schema
 from backups.pgtools import DatabaseParams
 from backups.services.requests import export_requests_prune
@@ -50,7 +51,8 @@ def backup_export_run(
     *,
     project: Project | int,
     format: str,
-    compress: bool,
+    compress: bool = True,
+    compression: str | None = None,
     storage_path: str | None = None,
     job_id: Any = None,
     started_at: datetime | None = None,
@@ -63,10 +65,12 @@ def backup_export_run(
     With `job_id`, a backup already recorded for that job is returned instead of dumping
     again. `started_at` fixes the default storage key (a retried job reuses its key), and
     `reclaim_leftover` removes a file at the key that no backup refers to: the partial
-    output of an attempt whose worker died before it could clean up.
+    output of an attempt whose worker died before it could clean up. `compression`
+    absent, `compress` true means BACKUPS_DEFAULT_COMPRESSION.
     """
     if format not in BackupFormat.values:
         raise BackupPermanentError(f"format must be one of {BackupFormat.values}.")
+    codec = resolve_compression(compress=compress, compression=compression)
     current = _active_project(project)
     if job_id is not None:
         done = Backup.objects.filter(job_id=job_id).first()
@@ -77,7 +81,7 @@ def backup_export_run(
         key = validate_storage_path(storage_path, project_slug=current.slug)
     else:
         key = default_storage_key(
-            project_slug=current.slug, format=format, compressed=compress, at=started
+            project_slug=current.slug, format=format, compression=codec, at=started
         )
     storage = backups_storage()
     if reclaim_leftover:
@@ -86,7 +90,7 @@ def backup_export_run(
     outcome = export_schema(
         schema=current.schema_name,
         format=format,
-        compress=compress,
+        compression=codec,
         key=key,
         storage=storage,
         progress=progress,
@@ -99,7 +103,8 @@ def backup_export_run(
                 project=current,
                 job_id=job_id,
                 format=format,
-                compressed=compress,
+                compressed=codec != Compression.NONE,
+                compression=codec,
                 storage_path=outcome.storage_path,
                 size_bytes=outcome.size_bytes,
                 sha256=outcome.sha256,
