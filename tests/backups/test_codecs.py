@@ -40,9 +40,7 @@ def test_resolve_compression__rule(
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "lz4", ""])
 def test_resolve_compression__refuses_contradictions_and_unknown_codecs(compression: str) -> None:
     with pytest.raises(InvalidCompression):
-        resolve_compression(
-            compress=compression not in ("gzip", "zstd"), compression=compression
-        )
+        resolve_compression(compress=compression not in ("gzip", "zstd"), compression=compression)
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
