@@ -6,7 +6,8 @@ command-line tools (Debian: `apt-get install zstd`); the export itself needs nei
 Run against the embedded cluster (never as a test):
     .venv/bin/python -m controlplane.embedded_pg exec -- \\
         .venv/bin/python bench/backup_throughput.py 0.1 1
-Arguments: tenant sizes in GB (default 0.1); `--gzip` or `--zstd` runs one codec only. Creates and drops a `bench-*` project and schema.
+Arguments: tenant sizes in GB (default 0.1); `--gzip` or `--zstd` runs one codec only.
+Creates and drops a `bench-*` project and schema.
 """
 
 from __future__ import annotations
