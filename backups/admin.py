@@ -74,6 +74,9 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "expires_at",
         "legal_hold",
         "verified_at",
+        "storage_parts",
+        "delete_error",
+        "delete_attempts",
     ]
 
     @admin.display(description="project", ordering="project__slug")

@@ -59,6 +59,18 @@ class VerificationMismatch(BackupPermanentError):
     """Raise when a restored dump's tables or row counts differ from what was dumped."""
 
 
+class TelegramError(BackupError):
+    """Raise when the Bot API keeps failing (rate limits, server errors) past the retry cap."""
+
+
+class TelegramRefused(BackupPermanentError):
+    """Raise when the Bot API refuses for good: bad token, unknown chat, part too large."""
+
+
+class StorageDeleteRefused(BackupPermanentError):
+    """Raise when storage refuses to delete a file (a Telegram message past 48 h, say)."""
+
+
 class ExportRefused(Exception):
     """Raise when an export request cannot be accepted; the message is safe to show."""
 

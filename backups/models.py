@@ -53,6 +53,12 @@ class Backup(models.Model):
     expires_at = models.DateTimeField()
     legal_hold = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Where the storage keeps the file's pieces (Telegram: file and message ids per part).
+    storage_parts = models.JSONField(default=list, blank=True)
+    # Set when storage refused or failed to delete the file; retention then stops trying
+    # after BACKUPS_DELETE_MAX_ATTEMPTS, leaving the row for staff to see.
+    delete_error = models.TextField(blank=True, default="")
+    delete_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -174,3 +180,30 @@ class ExportRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} → {self.job_id}"
+
+
+class TelegramFile(models.Model):
+    """Where the Telegram storage keeps one stored file: its parts, found by storage name.
+
+    Django's Storage API passes only the name, never the Backup, so the parts' file ids and
+    message ids live here, written by the storage itself as each part is sent.
+    """
+
+    name = models.CharField(max_length=500, unique=True)
+    chat_id = models.CharField(max_length=100)
+    # [{"index", "file_id", "file_unique_id", "message_id", "size"}], in order.
+    parts = models.JSONField(default=list, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    # False while parts are still being sent (or after an upload died half-way).
+    complete = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="telegramfile_size_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from backups.codecs import resolve_compression
 from backups.errors import (
+    BackupError,
     BackupPermanentError,
     ProjectNotActive,
+    StorageDeleteRefused,
 )
 from backups.models import Backup, BackupFormat, Compression
 from backups.pgdump import export_schema
@@ -98,6 +100,7 @@ def backup_export_run(
     )
     created = timezone.now()
     try:
+        parts = getattr(storage, "parts", None)
         with transaction.atomic(durable=True):
             return Backup.objects.create(
                 project=current,
@@ -110,6 +113,7 @@ def backup_export_run(
                 sha256=outcome.sha256,
                 table_count=outcome.table_count,
                 table_rows=outcome.table_rows,
+                storage_parts=parts(outcome.storage_path) if parts else [],
                 created_at=created,
                 expires_at=created + timedelta(days=max(1, settings.BACKUPS_RETENTION_DAYS)),
             )
@@ -183,35 +187,58 @@ def backup_download_record(*, backup: Backup, grant: DownloadGrant) -> None:
     )
 
 
-def _delete_file(path: str) -> None:
-    try:
-        backups_storage().delete(path)
-    except Exception:
-        # An orphaned file is cheaper than a row that points at nothing.
-        logger.exception("could not delete backup file %s", path)
-
-
 def _delete_where(
     *, backup_ids: Iterable[Any], action: str, actor: AbstractBaseUser | None, **conditions: Any
 ) -> int:
+    """Delete file, then row, of each backup still matching `conditions`; return how many.
+
+    The file goes first, under the row's lock, so a file storage refuses to delete (a
+    Telegram message past 48 h) leaves its row behind with the reason, never a file no
+    row knows about. Retention stops retrying a row after BACKUPS_DELETE_MAX_ATTEMPTS.
+    """
     deleted = 0
-    for pk, path in Backup.objects.filter(pk__in=list(backup_ids), **conditions).values_list(
-        "pk", "storage_path"
-    ):
+    storage = backups_storage()
+    for pk in list(backup_ids):
         with transaction.atomic(durable=True):
-            count, _ = Backup.objects.filter(pk=pk, **conditions).delete()
-            if count:
-                audit_log_record(
-                    actor=actor,
-                    action=action,
-                    target_type="backup",
-                    target_id=str(pk),
-                    details={"storage_path": path},
-                )
-        if count:
-            _delete_file(path)
-            deleted += 1
+            # The lock makes a concurrent legal hold wait until the file is gone or kept.
+            backup = Backup.objects.select_for_update().filter(pk=pk, **conditions).first()
+            if backup is None:
+                continue
+            try:
+                storage.delete(backup.storage_path)
+            except Exception as exc:
+                _record_delete_failure(backup, exc, actor=actor)
+                continue
+            Backup.objects.filter(pk=pk).delete()
+            audit_log_record(
+                actor=actor,
+                action=action,
+                target_type="backup",
+                target_id=str(pk),
+                details={"storage_path": backup.storage_path},
+            )
+        deleted += 1
     return deleted
+
+
+def _record_delete_failure(
+    backup: Backup, exc: Exception, *, actor: AbstractBaseUser | None
+) -> None:
+    """Keep the row with the reason; a refusal uses up every attempt at once."""
+    error = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}"
+    logger.warning("backup %s: deleting its file failed: %s", backup.pk, error)
+    cap = max(1, settings.BACKUPS_DELETE_MAX_ATTEMPTS)
+    attempts = (
+        cap if isinstance(exc, StorageDeleteRefused) else min(cap, backup.delete_attempts + 1)
+    )
+    Backup.objects.filter(pk=backup.pk).update(delete_error=error[:2000], delete_attempts=attempts)
+    audit_log_record(
+        actor=actor,
+        action="backup.delete_failed",
+        target_type="backup",
+        target_id=str(backup.pk),
+        details={"storage_path": backup.storage_path, "error": error[:500]},
+    )
 
 
 def backup_delete(*, backup_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
@@ -228,15 +255,11 @@ def backup_retention_run(*, now: datetime | None = None, limit: int = 1000) -> i
     """
     now = now or timezone.now()
     export_requests_prune(now=now)
-    due = Backup.objects.filter(legal_hold=False, expires_at__lte=now).order_by("expires_at")
+    retryable = {"legal_hold": False, "expires_at__lte": now}
+    retryable["delete_attempts__lt"] = settings.BACKUPS_DELETE_MAX_ATTEMPTS
+    due = Backup.objects.filter(**retryable).order_by("expires_at")
     ids = list(due.values_list("pk", flat=True)[:limit])
-    return _delete_where(
-        backup_ids=ids,
-        action="backup.expire",
-        actor=None,
-        legal_hold=False,
-        expires_at__lte=now,
-    )
+    return _delete_where(backup_ids=ids, action="backup.expire", actor=None, **retryable)
 
 
 @transaction.atomic(durable=True)
