@@ -10,13 +10,15 @@ from django.contrib.auth import get_user_model
 from backups.errors import BackupCancelled, BackupError
 from backups.models import Backup
 from backups.selectors import backup_notified
-from backups.serializers import ExportBackupPayload, VerifyBackupPayload
+from backups.serializers import ExportBackupPayload, RestoreBackupPayload, VerifyBackupPayload
 from backups.services import (
     EXPORT_JOB,
+    RESTORE_JOB,
     VERIFY_JOB,
     backup_download_link,
     backup_export_run,
     backup_notify_email,
+    backup_restore_run,
     backup_verify,
 )
 from controlplane.models import Project
@@ -24,11 +26,15 @@ from jobs.context import JobContext
 from jobs.errors import JobCancelled, PermanentJobError
 from jobs.models import Job
 from jobs.registry import job_handler
+from jobs.retry import RetryPolicy
 
 # The engine stops pg_dump at BACKUPS_TIMEOUT and cleans up; the job's own limit only
 # catches a handler stuck elsewhere, so it must come later.
 _TIMEOUT_MARGIN = 300
 _EDGE_PHASES = ("starting", "stored")
+# A restore retries while its new project is provisioning: about 10 minutes in all.
+_RESTORE_ATTEMPTS = 14
+_RESTORE_RETRY = RetryPolicy(base=5.0, factor=2.0, cap=60.0)
 
 
 def _permanent_or_retry(exc: BackupError) -> Exception:
@@ -111,3 +117,27 @@ def verify_backup(ctx: JobContext) -> dict[str, Any]:
         raise _permanent_or_retry(exc) from exc
     assert backup.verified_at is not None
     return {"backup_id": str(backup.pk), "verified_at": backup.verified_at.isoformat()}
+
+
+@job_handler(
+    RESTORE_JOB,
+    payload=RestoreBackupPayload,
+    max_attempts=_RESTORE_ATTEMPTS,
+    timeout=3 * settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
+    retry=_RESTORE_RETRY,
+)
+def restore_backup(ctx: JobContext) -> dict[str, Any]:
+    """Restore a backup into a new project once it is ACTIVE; compare row counts."""
+    requested_by = ctx.payload.get("requested_by")
+    actor = get_user_model().objects.filter(pk=requested_by).first() if requested_by else None
+    try:
+        return backup_restore_run(
+            backup_id=ctx.payload["backup_id"],
+            project_slug=ctx.payload["project_id"],
+            actor=actor,
+            attempt=ctx.attempt,
+        )
+    except Backup.DoesNotExist:
+        raise PermanentJobError("The backup no longer exists.") from None
+    except BackupError as exc:
+        raise _permanent_or_retry(exc) from exc

@@ -62,6 +62,17 @@ class VerifyBackupPayload(serializers.Serializer):
     requested_by = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
 
+class RestoreBackupPayload(serializers.Serializer):
+    """Payload of the restore_backup job: which backup goes into which (new) project."""
+
+    backup_id = serializers.UUIDField(format="hex_verbose")
+    project_id = serializers.CharField(max_length=64)
+    requested_by = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate_project_id(self, value: str) -> str:
+        return validate_project_id(value)
+
+
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 

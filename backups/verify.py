@@ -149,6 +149,11 @@ def verify_restore(backup: Backup, storage: Storage, db: DatabaseParams, *, time
     with scratch_database(db) as target:
         restore_into(backup, storage, target, timeout=timeout)
         restored = table_row_counts(target, backup.project.schema_name)
+    compare_rows(backup, restored)
+
+
+def compare_rows(backup: Backup, restored: dict[str, int]) -> None:
+    """Raise VerificationMismatch naming the tables whose rows differ from the dump's."""
     expected = {str(k): int(v) for k, v in backup.table_rows.items()}
     if restored != expected or len(restored) != backup.table_count:
         missing = sorted(set(expected) - set(restored))
