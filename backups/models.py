@@ -21,7 +21,7 @@ class BackupFormat(models.TextChoices):
 class Compression(models.TextChoices):
     GZIP = "gzip", "gzip"
     ZSTD = "zstd", "zstd"
-    NONE = "none", "None"
+    NONE = "none", "Uncompressed"
 
 
 class Backup(models.Model):

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
             model_name="backup",
             name="compression",
             field=models.CharField(
-                choices=[("gzip", "gzip"), ("zstd", "zstd"), ("none", "None")],
+                choices=[("gzip", "gzip"), ("zstd", "zstd"), ("none", "Uncompressed")],
                 max_length=4,
                 null=True,
             ),
@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             model_name="backup",
             name="compression",
             field=models.CharField(
-                choices=[("gzip", "gzip"), ("zstd", "zstd"), ("none", "None")],
+                choices=[("gzip", "gzip"), ("zstd", "zstd"), ("none", "Uncompressed")],
                 max_length=4,
             ),
         ),
