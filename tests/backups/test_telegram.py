@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from backups.errors import BackupCorrupted
@@ -26,6 +28,7 @@ from backups.storage import backups_storage
 from controlplane.models import AuditLog
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.worker import execute_job
+from tests import factories
 from tests.backups.fake_telegram import FakeBotApi, fake_bot_api
 from tests.backups.restore import fresh_restore, schema_contents
 
@@ -105,6 +108,12 @@ def test_telegram_storage__multi_part_export_download_restore(
         assert schema_contents(db, project.schema_name) == source
     assert backup_verify(backup_id=backup.pk).verified_at is not None
     no_token_anywhere(caplog)
+    admin = Client()
+    admin.force_login(factories.user(username="root", is_staff=True, is_superuser=True))
+    page = admin.get(reverse("admin:backups_backup_change", args=[backup.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert backup.storage_parts[0]["file_id"] in html and TOKEN not in html
 
 
 def test_telegram_storage__tampered_part_fails_the_sha256_check(
