@@ -256,7 +256,7 @@ def backup_retention_run(*, now: datetime | None = None, limit: int = 1000) -> i
     now = now or timezone.now()
     export_requests_prune(now=now)
     retryable = {"legal_hold": False, "expires_at__lte": now}
-    retryable["delete_attempts__lt"] = settings.BACKUPS_DELETE_MAX_ATTEMPTS
+    retryable["delete_attempts__lt"] = max(1, settings.BACKUPS_DELETE_MAX_ATTEMPTS)
     due = Backup.objects.filter(**retryable).order_by("expires_at")
     ids = list(due.values_list("pk", flat=True)[:limit])
     return _delete_where(backup_ids=ids, action="backup.expire", actor=None, **retryable)

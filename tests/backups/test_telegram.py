@@ -244,3 +244,25 @@ def test_backup_retention_run__refused_delete_recorded_and_not_retried(
     calls = len(telegram.calls)
     assert backup_retention_run(now=later) == 0
     assert len(telegram.calls) == calls  # never retried
+
+
+def test_backup_retention_run__transient_delete_failures_retried_up_to_the_cap(
+    tenant: Any, telegram: FakeBotApi, settings: Any
+) -> None:
+    settings.BACKUPS_DELETE_MAX_ATTEMPTS = 2
+    project = tenant("acme-shop")
+    backup = backup_export_run(project=project, format="sql", compression="gzip")
+    later = backup.expires_at + timedelta(seconds=1)
+    use_telegram(settings, telegram, max_retries=1)
+    telegram.fail_next = 10_000  # the Bot API is down: every call answers 502
+
+    for expected_attempts in (1, 2, 2):
+        assert backup_retention_run(now=later) == 0
+        backup.refresh_from_db()
+        assert backup.delete_attempts == expected_attempts
+    assert "502" in backup.delete_error and TOKEN not in backup.delete_error
+
+    telegram.fail_next = 0
+    Backup.objects.filter(pk=backup.pk).update(delete_attempts=0)  # staff reset it
+    assert backup_retention_run(now=later) == 1
+    assert not telegram.messages
