@@ -65,6 +65,11 @@ def make_tenant(gb: float) -> Project:
             .as_string(cur.connection),
             [rows],
         )
+        # Done now, so autovacuum does not wake mid-bench and take a core from one run.
+        cur.execute(
+            sql.SQL("VACUUM (FREEZE, ANALYZE) {}.events").format(schema).as_string(cur.connection)
+        )
+        cur.execute("CHECKPOINT")
     return project
 
 
@@ -103,9 +108,11 @@ def plain_dump(project: Project, out: Path) -> float:
 def export_row(project: Project, gb: float, codec: str, tmp: Path) -> None:
     """Print one codec's row: raw pipeline, our export, their ratio, our peak RSS growth."""
     raw_out = tmp / f"raw.{codec}"
+    os.sync()  # no writeback of an earlier run's files during this one
     raw_seconds = raw_pipeline(project, raw_out, codec)
     raw_size = raw_out.stat().st_size
     raw_out.unlink()
+    os.sync()
     reset_hwm()
     before = vm_hwm_kb()
     started = time.perf_counter()
@@ -135,6 +142,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 load = os.getloadavg()[0]
                 plain = plain_dump(project, Path(tmp) / "plain.sql")
+                (Path(tmp) / "plain.sql").unlink()
                 print(
                     f"{gb:g} GB tenant (load {load:.1f}): plain pg_dump to a file {plain:.1f} s",
                     flush=True,
