@@ -24,13 +24,15 @@ from backups.services import (
     backup_retention_run,
     backup_verify,
 )
-from backups.storage import backups_storage
+from backups.storage import backups_storage, default_storage_key
+from backups.telegram.client import BotApi
 from controlplane.models import AuditLog
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.worker import execute_job
 from tests import factories
 from tests.backups.fake_telegram import FakeBotApi, fake_bot_api
 from tests.backups.restore import fresh_restore, schema_contents
+from tests.backups.test_handlers import as_rescued_after_a_crash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -266,3 +268,32 @@ def test_backup_retention_run__transient_delete_failures_retried_up_to_the_cap(
     Backup.objects.filter(pk=backup.pk).update(delete_attempts=0)  # staff reset it
     assert backup_retention_run(now=later) == 1
     assert not telegram.messages
+
+
+def test_export_backup__retry_reclaims_a_half_sent_upload(
+    tenant: Any, telegram: FakeBotApi
+) -> None:
+    tenant("acme-shop")
+    job = backup_request(project_slug="acme-shop", compression="none")
+    key = default_storage_key(
+        project_slug="acme-shop", format="sql", compression="none", at=job.created_at
+    )
+    # Attempt 1's worker died after Telegram took the first part.
+    api = BotApi(token=TOKEN, base_url=telegram.url)
+    sent = api.call(
+        "sendDocument",
+        data={"chat_id": telegram.chat_id},
+        files={"document": ("x.part0000", b"half a dump", "application/octet-stream")},
+    )
+    api.close()
+    part = {"index": 0, "file_id": sent["document"]["file_id"], "message_id": sent["message_id"]}
+    TelegramFile.objects.create(name=key, chat_id=telegram.chat_id, parts=[{**part, "size": 11}])
+    as_rescued_after_a_crash(job)
+
+    job = run(job)
+
+    assert job.status == JobStatus.COMPLETED, job.last_error
+    assert sent["message_id"] not in telegram.messages
+    backup = Backup.objects.get(pk=job.result["backup_id"])
+    assert backup.storage_path == key
+    assert {p["message_id"] for p in backup.storage_parts} == set(telegram.messages)
