@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +37,7 @@ class FakeBotApi:
     retry_after: int = 1
     fail_next: int = 0  # answer this many more calls with 502
     url: str = ""
+    on_send: Callable[[bytes], None] | None = None  # sees each document as it arrives
     _blocked_until: float = 0.0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,6 +86,8 @@ class FakeBotApi:
                 return 413, _error(413, "Request Entity Too Large")
             if not data:
                 return 400, _error(400, "Bad Request: file must be non-empty")
+            if self.on_send is not None:
+                self.on_send(data)
             file_id = f"F{uuid.uuid4().hex}"
             message_id = next(self._ids)
             self.files[file_id] = data

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.files import File
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -297,3 +298,31 @@ def test_export_backup__retry_reclaims_a_half_sent_upload(
     backup = Backup.objects.get(pk=job.result["backup_id"])
     assert backup.storage_path == key
     assert {p["message_id"] for p in backup.storage_parts} == set(telegram.messages)
+
+
+class CountingSource:
+    """A non-seekable source that remembers how much was read from it."""
+
+    def __init__(self, size: int) -> None:
+        self.data = bytes(range(256)) * (size // 256)
+        self.consumed = 0
+
+    def read(self, n: int = -1) -> bytes:
+        n = len(self.data) - self.consumed if n < 0 else n
+        chunk = self.data[self.consumed : self.consumed + min(n, 700)]  # short reads, too
+        self.consumed += len(chunk)
+        return chunk
+
+
+def test_telegram_storage__sends_each_part_before_reading_the_next(
+    telegram: FakeBotApi, transactional_db: None
+) -> None:
+    source = CountingSource(10 * PART)
+    read_when_sent: list[int] = []
+    telegram.on_send = lambda data: read_when_sent.append(source.consumed)
+
+    name = backups_storage().save("backups/acme-shop/stream.bin", File(source))
+
+    assert read_when_sent == [PART * (i + 1) for i in range(10)]
+    with backups_storage().open(name) as fh:
+        assert fh.read() == source.data
