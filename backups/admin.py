@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -22,11 +26,26 @@ from backups.services import (
     backup_delete,
     backup_download_link,
     backup_legal_hold_set,
+    backup_restore_request,
     backup_verify_request,
 )
 from controlplane.admin_helpers import ReadOnlyAdminMixin, acting_user
 
 RUNNING_EXPORTS_SHOWN = 50
+
+
+class RestoreForm(forms.Form):
+    slug = forms.CharField(
+        label="New project slug",
+        max_length=40,
+        help_text="3-40 lowercase letters, digits and '-', starting with a letter; must be new.",
+    )
+    name = forms.CharField(
+        label="New project name",
+        max_length=200,
+        required=False,
+        help_text="Defaults to the source project's name with “(restored)”.",
+    )
 
 
 def project_backups_url(project_id: int) -> str:
@@ -40,7 +59,7 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "project_link",
         "human_size",
         "format",
-        "compressed",
+        "compression",
         "short_sha256",
         "created_at",
         "expires_at",
@@ -49,7 +68,7 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = [
         "format",
-        "compressed",
+        "compression",
         "legal_hold",
         ("verified_at", admin.EmptyFieldListFilter),
     ]
@@ -57,13 +76,20 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["project", "job"]
     show_full_result_count = False
     ordering = ["-created_at", "-id"]
-    actions = ["verify", "delete_backups", "place_legal_hold", "release_legal_hold"]
+    actions = [
+        "verify",
+        "restore_into_new_project",
+        "delete_backups",
+        "place_legal_hold",
+        "release_legal_hold",
+    ]
     readonly_fields = [
         "id",
         "project",
         "job_link",
         "format",
         "compressed",
+        "compression",
         "storage_path",
         "size_bytes",
         "sha256",
@@ -73,6 +99,9 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "expires_at",
         "legal_hold",
         "verified_at",
+        "storage_parts",
+        "delete_error",
+        "delete_attempts",
     ]
 
     @admin.display(description="project", ordering="project__slug")
@@ -142,6 +171,52 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             f"Queued verification of {queued} backup(s); the verify_backup jobs show the outcome.",
             messages.SUCCESS,
         )
+
+    def has_restore_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.has_perm("backups.manage_backup") and user.has_perm("controlplane.add_project")
+
+    @admin.action(description="Restore into a new project…", permissions=["restore"])
+    def restore_into_new_project(
+        self, request: HttpRequest, queryset: QuerySet[Backup]
+    ) -> HttpResponse | None:
+        """Ask for the new project's slug, then provision it and queue the restore."""
+        backups = list(queryset.select_related("project")[:2])
+        if len(backups) != 1:
+            self.message_user(request, "Select exactly one backup to restore.", messages.WARNING)
+            return None
+        backup = backups[0]
+        confirmed = request.POST.get("confirm") == "yes"
+        form = RestoreForm(request.POST if confirmed else None)
+        if confirmed and form.is_valid():
+            try:
+                project, job = backup_restore_request(
+                    backup_id=backup.pk,
+                    new_slug=form.cleaned_data["slug"],
+                    name=form.cleaned_data["name"],
+                    actor=acting_user(request),
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                self.message_user(
+                    request,
+                    f"Provisioning {project.slug}; restore job {job.pk} loads the backup into it "
+                    "once it is active.",
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Restore into a new project",
+            "opts": self.model._meta,
+            "backup": backup,
+            "form": form,
+            "selected": [backup.pk],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/backups/backup/confirm_restore.html", context)
 
     @admin.action(description="Delete selected backups (files too)", permissions=["manage"])
     def delete_backups(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:

@@ -157,6 +157,7 @@ class BackupExportView(APIView):
                 "project_slug": data["project_id"],
                 "format": data["format"],
                 "compress": data["compress"],
+                "compression": data.get("compression"),
                 "notify_email": data.get("notify_email"),
                 "storage_path": data.get("storage_path"),
             }

@@ -64,19 +64,44 @@ class CopyRowCounter:
         """Consume `data[start:]`; return the offset just past the end marker, or len(data)."""
         if self.done:
             return start
-        view = bytes(data[start:]) if start else bytes(data)
-        buf = self._tail + view
-        idx = buf.find(_COPY_END)
+        chunk = bytes(data)  # no copy when it is bytes already
+        # A marker split across pieces: look at the last bytes of the previous piece too.
+        head = self._tail + chunk[start : start + 3]
+        idx = head.find(_COPY_END)
+        if idx != -1:
+            end = start + idx + len(_COPY_END) - len(self._tail)
+            self.rows += chunk.count(b"\n", start, max(start, end - 3))
+            self.done = True
+            return end
+        idx = _find_end(chunk, start)
         if idx == -1:
-            self.rows += view.count(b"\n")
-            self._tail = buf[-3:]
-            return len(data)
-        end_in_view = idx + len(_COPY_END) - len(self._tail)
-        marker_start = end_in_view - 3  # the backslash of "\\.\n"
-        if marker_start > 0:
-            self.rows += view.count(b"\n", 0, marker_start)
+            self.rows += chunk.count(b"\n", start)
+            self._tail = (self._tail + chunk[max(start, len(chunk) - 3) :])[-3:]
+            return len(chunk)
+        # Rows end at each newline before the marker's backslash (its leading newline included).
+        self.rows += chunk.count(b"\n", start, idx + 1)
         self.done = True
-        return start + end_in_view
+        return idx + len(_COPY_END)
+
+
+_BACKSLASH_TRIES = 64
+
+
+def _find_end(chunk: bytes, start: int) -> int:
+    """Return where `\\n\\\\.\\n` starts in chunk[start:], or -1.
+
+    Backslashes are rare in COPY text, and finding one byte is far faster than finding
+    four; after many false hits, the four-byte search takes over.
+    """
+    pos = start
+    for _ in range(_BACKSLASH_TRIES):
+        hit = chunk.find(b"\\", pos)
+        if hit == -1:
+            return -1
+        if hit - 1 >= start and chunk[hit - 1 : hit + 3] == _COPY_END:
+            return hit - 1
+        pos = hit + 1
+    return chunk.find(_COPY_END, max(start, pos - 1))
 
 
 class SqlScanner:

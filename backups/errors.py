@@ -25,6 +25,10 @@ class InvalidStoragePath(BackupPermanentError):
     """Raise when a storage_path is not a safe relative path under backups/<project>/."""
 
 
+class InvalidCompression(BackupPermanentError):
+    """Raise when `compress` and `compression` disagree or the codec is unknown."""
+
+
 class StoragePathTaken(BackupPermanentError):
     """Raise when the requested storage_path already holds a file."""
 
@@ -55,6 +59,18 @@ class BackupCorrupted(BackupPermanentError):
 
 class VerificationMismatch(BackupPermanentError):
     """Raise when a restored dump's tables or row counts differ from what was dumped."""
+
+
+class TelegramError(BackupError):
+    """Raise when the Bot API keeps failing (rate limits, server errors) past the retry cap."""
+
+
+class TelegramRefused(BackupPermanentError):
+    """Raise when the Bot API refuses for good: bad token, unknown chat, part too large."""
+
+
+class StorageDeleteRefused(BackupPermanentError):
+    """Raise when storage refuses to delete a file (a Telegram message past 48 h, say)."""
 
 
 class ExportRefused(Exception):

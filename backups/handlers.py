@@ -11,12 +11,14 @@ from backups.errors import BackupCancelled
 from backups.models import Backup
 from backups.schedules import RETENTION_JOB, SCHEDULED_EXPORTS_JOB, backup_schedules_run
 from backups.selectors import backup_notified
-from backups.serializers import ExportBackupPayload, VerifyBackupPayload
+from backups.serializers import ExportBackupPayload, RestoreBackupPayload, VerifyBackupPayload
 from backups.services import (
     EXPORT_JOB,
+    RESTORE_JOB,
     VERIFY_JOB,
     backup_export_run,
     backup_notify_email,
+    backup_restore_run,
     backup_retention_run,
     backup_verify,
 )
@@ -25,11 +27,15 @@ from jobs.context import JobContext
 from jobs.errors import JobCancelled, PermanentJobError
 from jobs.models import Job
 from jobs.registry import job_handler
+from jobs.retry import RetryPolicy
 
 # The engine stops pg_dump at BACKUPS_TIMEOUT and cleans up; the job's own limit only
 # catches a handler stuck elsewhere, so it must come later.
 _TIMEOUT_MARGIN = 300
 _EDGE_PHASES = ("starting", "stored")
+# A restore retries while its new project is provisioning: about 10 minutes in all.
+_RESTORE_ATTEMPTS = 14
+_RESTORE_RETRY = RetryPolicy(base=5.0, factor=2.0, cap=60.0)
 
 
 @job_handler(
@@ -56,6 +62,8 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
             project=project,
             format=payload["format"],
             compress=payload["compress"],
+            # Absent in a job enqueued before zstd: `compress` meant gzip then.
+            compression=payload.get("compression") or ("gzip" if payload["compress"] else "none"),
             storage_path=payload.get("storage_path"),
             job_id=ctx.job_id,
             # Every attempt of this job writes to the same key, so a retry can reclaim the
@@ -79,6 +87,7 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
         "table_count": backup.table_count,
         "format": backup.format,
         "compressed": backup.compressed,
+        "compression": backup.compression,
         # No download link here: results are readable by anyone with jobs.view_job, so the
         # jobs API mints one per reader (backups.api.export_result).
     }
@@ -112,3 +121,25 @@ def retention(ctx: JobContext) -> dict[str, Any]:
 def scheduled_exports(ctx: JobContext) -> dict[str, Any]:
     """Enqueue the exports of the per-project schedules due this UTC hour."""
     return {"enqueued": backup_schedules_run()}
+
+
+@job_handler(
+    RESTORE_JOB,
+    payload=RestoreBackupPayload,
+    max_attempts=_RESTORE_ATTEMPTS,
+    timeout=3 * settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
+    retry=_RESTORE_RETRY,
+)
+def restore_backup(ctx: JobContext) -> dict[str, Any]:
+    """Restore a backup into a new project once it is ACTIVE; compare row counts."""
+    requested_by = ctx.payload.get("requested_by")
+    actor = get_user_model().objects.filter(pk=requested_by).first() if requested_by else None
+    try:
+        return backup_restore_run(
+            backup_id=ctx.payload["backup_id"],
+            project_slug=ctx.payload["project_id"],
+            actor=actor,
+            attempt=ctx.attempt,
+        )
+    except Backup.DoesNotExist:
+        raise PermanentJobError("The backup no longer exists.") from None

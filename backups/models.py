@@ -18,6 +18,12 @@ class BackupFormat(models.TextChoices):
     TAR = "tar", "Tar archive"
 
 
+class Compression(models.TextChoices):
+    GZIP = "gzip", "gzip"
+    ZSTD = "zstd", "zstd"
+    NONE = "none", "Uncompressed"
+
+
 class Backup(models.Model):
     """One pg_dump of a tenant schema, stored in STORAGES["backups"]."""
 
@@ -34,7 +40,9 @@ class Backup(models.Model):
         db_index=False,  # the partial unique constraint below indexes it
     )
     format = models.CharField(max_length=3, choices=BackupFormat.choices)
+    # `compressed` stays for the API (a bool in every output); `compression` names the codec.
     compressed = models.BooleanField()
+    compression = models.CharField(max_length=4, choices=Compression.choices)
     storage_path = models.CharField(max_length=500, unique=True)
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
@@ -45,6 +53,12 @@ class Backup(models.Model):
     expires_at = models.DateTimeField()
     legal_hold = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Where the storage keeps the file's pieces (Telegram: file and message ids per part).
+    storage_parts = models.JSONField(default=list, blank=True)
+    # Set when storage refused or failed to delete the file; retention then stops trying
+    # after BACKUPS_DELETE_MAX_ATTEMPTS, leaving the row for staff to see.
+    delete_error = models.TextField(blank=True, default="")
+    delete_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -73,6 +87,14 @@ class Backup(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(format__in=BackupFormat.values), name="backup_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(compression__in=Compression.values), name="backup_compression_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(compressed=True, compression__in=["gzip", "zstd"])
+                | Q(compressed=False, compression="none"),
+                name="backup_compressed_matches_codec",
             ),
             models.CheckConstraint(condition=Q(size_bytes__gte=0), name="backup_size_nonneg"),
             models.CheckConstraint(condition=Q(table_count__gte=0), name="backup_tables_nonneg"),
@@ -165,3 +187,30 @@ class ExportRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} → {self.job_id}"
+
+
+class TelegramFile(models.Model):
+    """Where the Telegram storage keeps one stored file: its parts, found by storage name.
+
+    Django's Storage API passes only the name, never the Backup, so the parts' file ids and
+    message ids live here, written by the storage itself as each part is sent.
+    """
+
+    name = models.CharField(max_length=500, unique=True)
+    chat_id = models.CharField(max_length=100)
+    # [{"index", "file_id", "file_unique_id", "message_id", "size"}], in order.
+    parts = models.JSONField(default=list, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    # False while parts are still being sent (or after an upload died half-way).
+    complete = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="telegramfile_size_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -26,6 +26,7 @@ def export_limits() -> ExportLimits:
         max_bytes=settings.BACKUPS_MAX_BYTES,
         timeout=float(settings.BACKUPS_TIMEOUT),
         gzip_level=settings.BACKUPS_GZIP_LEVEL,
+        zstd_level=settings.BACKUPS_ZSTD_LEVEL,
     )
 
 
@@ -63,7 +64,7 @@ def export_schema(
     *,
     schema: str,
     format: str,
-    compress: bool,
+    compression: str,
     key: str,
     storage: Storage,
     db: DatabaseParams | None = None,
@@ -85,7 +86,7 @@ def export_schema(
         storage=storage,
         key=key,
         format=format,
-        compress=compress,
+        compression=compression,
         limits=limits or export_limits(),
         progress=progress,
         should_cancel=should_cancel,

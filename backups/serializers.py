@@ -7,7 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from backups.models import Backup, BackupFormat
+from backups.codecs import resolve_compression
+from backups.errors import InvalidCompression
+from backups.models import Backup, BackupFormat, Compression
 from backups.storage import storage_path_problem
 
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -28,6 +30,7 @@ class BackupExportInput(serializers.Serializer):
     project_id = serializers.RegexField(PROJECT_ID.pattern, max_length=64, trim_whitespace=False)
     format = serializers.ChoiceField(choices=BackupFormat.values, default=BackupFormat.SQL)
     compress = serializers.BooleanField(default=True)
+    compression = serializers.ChoiceField(choices=Compression.values, required=False)
     notify_email = serializers.EmailField(required=False, max_length=254)
     storage_path = serializers.CharField(
         required=False, max_length=500, trim_whitespace=False, allow_blank=False
@@ -37,6 +40,10 @@ class BackupExportInput(serializers.Serializer):
         return validate_project_id(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            resolve_compression(compress=attrs["compress"], compression=attrs.get("compression"))
+        except InvalidCompression as exc:
+            raise serializers.ValidationError({"compression": [str(exc)]}) from None
         path = attrs.get("storage_path")
         if path is not None:
             problem = storage_path_problem(path, project_slug=attrs["project_id"])
@@ -54,6 +61,17 @@ class VerifyBackupPayload(serializers.Serializer):
 
     backup_id = serializers.UUIDField(format="hex_verbose")
     requested_by = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+class RestoreBackupPayload(serializers.Serializer):
+    """Payload of the restore_backup job: which backup goes into which (new) project."""
+
+    backup_id = serializers.UUIDField(format="hex_verbose")
+    project_id = serializers.CharField(max_length=64)
+    requested_by = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate_project_id(self, value: str) -> str:
+        return validate_project_id(value)
 
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -105,6 +123,7 @@ class BackupOutput(serializers.ModelSerializer):
             "job_id",
             "format",
             "compressed",
+            "compression",
             "size_bytes",
             "sha256",
             "table_count",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from django.core.files.storage import Storage, storages
 
+from backups.codecs import extension
 from backups.errors import InvalidStoragePath
 from backups.models import BackupFormat
 
@@ -24,17 +25,17 @@ def backups_storage() -> Storage:
     return storages[STORAGE_ALIAS]
 
 
-def file_extension(*, format: str, compressed: bool) -> str:
-    """Return `sql`, `tar`, `sql.gz` or `tar.gz`."""
-    ext = BackupFormat(format).value
-    return f"{ext}.gz" if compressed else ext
+def file_extension(*, format: str, compression: str) -> str:
+    """Return `sql` or `tar`, followed by `.gz` or `.zst` when compressed."""
+    return BackupFormat(format).value + extension(compression)
 
 
-def default_storage_key(*, project_slug: str, format: str, compressed: bool, at: datetime) -> str:
-    """Return `backups/<slug>/<UTC timestamp>.<sql|tar>[.gz]` for an export started `at`."""
+def default_storage_key(*, project_slug: str, format: str, compression: str, at: datetime) -> str:
+    """Return `backups/<slug>/<UTC timestamp>.<sql|tar>[.gz|.zst]` for an export started `at`."""
     # Microseconds keep two exports of one project in the same second apart.
     stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"backups/{project_slug}/{stamp}.{file_extension(format=format, compressed=compressed)}"
+    ext = file_extension(format=format, compression=compression)
+    return f"backups/{project_slug}/{stamp}.{ext}"
 
 
 def storage_path_problem(path: object, *, project_slug: str) -> str | None:

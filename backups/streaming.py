@@ -1,4 +1,4 @@
-"""Stream pg_dump's output through gzip and SHA-256 into storage, in bounded memory.
+"""Stream pg_dump's output through gzip/zstd and SHA-256 into storage, in bounded memory.
 
 The storage pulls from `DumpStream.read()`; each read pulls the next piece from
 pg_dump's stdout, so at most one pipe buffer and one compressed piece are held in
@@ -13,7 +13,6 @@ import logging
 import os
 import select
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
@@ -21,6 +20,7 @@ from typing import IO, Any, cast
 from django.core.files import File
 from django.core.files.storage import Storage
 
+from backups.codecs import compressor
 from backups.dumpscan import SqlScanner, TarScanner
 from backups.errors import (
     BackupCancelled,
@@ -47,6 +47,7 @@ class ExportLimits:
     max_bytes: int
     timeout: float
     gzip_level: int = 1
+    zstd_level: int = 1
     progress_interval: float = 1.0
     cancel_interval: float = 0.5
 
@@ -80,14 +81,14 @@ class _Throttle:
 
 
 class DumpStream(io.RawIOBase):
-    """A read-only, non-seekable file whose bytes are pg_dump's output, gzipped if asked."""
+    """A read-only, non-seekable file whose bytes are pg_dump's output, compressed if asked."""
 
     def __init__(
         self,
         process: PgProcess,
         *,
         scanner: SqlScanner | TarScanner,
-        compress: bool,
+        compression: str,
         limits: ExportLimits,
         progress: Progress | None,
         should_cancel: ShouldCancel | None,
@@ -98,7 +99,9 @@ class DumpStream(io.RawIOBase):
         assert process.proc.stdout is not None
         self._fd = process.proc.stdout.fileno()
         self._scanner = scanner
-        self._gzip = zlib.compressobj(limits.gzip_level, zlib.DEFLATED, 31) if compress else None
+        self._codec = compressor(
+            compression, gzip_level=limits.gzip_level, zstd_level=limits.zstd_level
+        )
         self._limits = limits
         self._progress = progress
         self._should_cancel = should_cancel
@@ -156,7 +159,7 @@ class DumpStream(io.RawIOBase):
             if piece:
                 self.raw_bytes += len(piece)
                 self._scanner.feed(piece)
-                self._emit(self._gzip.compress(piece) if self._gzip else piece)
+                self._emit(self._codec.feed(piece))
             else:
                 self._finish()
         if self._progress_due.due():
@@ -187,8 +190,7 @@ class DumpStream(io.RawIOBase):
         self._out += data
 
     def _finish(self) -> None:
-        if self._gzip is not None:
-            self._emit(self._gzip.flush())
+        self._emit(self._codec.end())
         code = self._process.wait(timeout=max(1.0, self._deadline - time.monotonic()))
         if code != 0:
             detail = self._process.stderr_text() or "no message"
@@ -202,7 +204,7 @@ def stream_to_storage(
     storage: Storage,
     key: str,
     format: str,
-    compress: bool,
+    compression: str,
     limits: ExportLimits,
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
@@ -213,7 +215,7 @@ def stream_to_storage(
     stream = DumpStream(
         process,
         scanner=scanner,
-        compress=compress,
+        compression=compression,
         limits=limits,
         progress=progress,
         should_cancel=should_cancel,

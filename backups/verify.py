@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import threading
 import uuid
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ import psycopg
 from django.core.files.storage import Storage
 from psycopg import sql
 
+from backups.codecs import decompressor
 from backups.errors import BackupCorrupted, BackupTimeout, PgToolFailed, VerificationMismatch
 from backups.models import Backup, BackupFormat
 from backups.pgprocess import PgProcess, terminate_sessions
@@ -113,12 +113,11 @@ def restore_into(
 def _feed(process: PgProcess, storage: Storage, backup: Backup) -> None:
     stdin = process.proc.stdin
     assert stdin is not None
-    inflate = zlib.decompressobj(31) if backup.compressed else None
+    inflate = decompressor(backup.compression)
     try:
         for chunk in stored_chunks(storage, backup.storage_path):
-            stdin.write(inflate.decompress(chunk) if inflate else chunk)
-        if inflate:
-            stdin.write(inflate.flush())
+            stdin.write(inflate.feed(chunk))
+        stdin.write(inflate.end())
     except BrokenPipeError:
         pass  # the tool exited early; its status and stderr tell why
     finally:
@@ -150,6 +149,11 @@ def verify_restore(backup: Backup, storage: Storage, db: DatabaseParams, *, time
     with scratch_database(db) as target:
         restore_into(backup, storage, target, timeout=timeout)
         restored = table_row_counts(target, backup.project.schema_name)
+    compare_rows(backup, restored)
+
+
+def compare_rows(backup: Backup, restored: dict[str, int]) -> None:
+    """Raise VerificationMismatch naming the tables whose rows differ from the dump's."""
     expected = {str(k): int(v) for k, v in backup.table_rows.items()}
     if restored != expected or len(restored) != backup.table_count:
         missing = sorted(set(expected) - set(restored))

@@ -1,9 +1,13 @@
-"""Print export throughput next to `pg_dump | gzip -1 > file`, and the worker's peak RSS growth.
+"""Print gzip and zstd export throughput beside `pg_dump | gzip -1` / `pg_dump | zstd -1`.
+
+Each row also gives the export's peak RSS growth. The raw pipelines need the gzip and zstd
+command-line tools (Debian: `apt-get install zstd`); the export itself needs neither.
 
 Run against the embedded cluster (never as a test):
     .venv/bin/python -m controlplane.embedded_pg exec -- \\
         .venv/bin/python bench/backup_throughput.py 0.1 1
-Arguments: tenant sizes in GB (default 0.1). Creates and drops a `bench-*` project and schema.
+Arguments: tenant sizes in GB (default 0.1); `--gzip` or `--zstd` runs one codec only.
+Creates and drops a `bench-*` project and schema.
 """
 
 from __future__ import annotations
@@ -61,10 +65,19 @@ def make_tenant(gb: float) -> Project:
             .as_string(cur.connection),
             [rows],
         )
+        # Done now, so autovacuum does not wake mid-bench and take a core from one run.
+        cur.execute(
+            sql.SQL("VACUUM (FREEZE, ANALYZE) {}.events").format(schema).as_string(cur.connection)
+        )
+        cur.execute("CHECKPOINT")
     return project
 
 
-def raw_pipeline(project: Project, out: Path) -> float:
+RAW_TOOLS = {"gzip": ["gzip", "-1"], "zstd": ["zstd", "-1", "-q", "-c"]}
+
+
+def raw_pipeline(project: Project, out: Path, codec: str) -> float:
+    """Return the seconds `pg_dump | <codec> -1 > out` takes."""
     bindir = find_client_bindir(server_major_version())
     db = DatabaseParams.from_alias()
     args = [str(bindir / "pg_dump"), *pg_dump_args(schema=project.schema_name, format="sql")]
@@ -73,36 +86,69 @@ def raw_pipeline(project: Project, out: Path) -> float:
         dump = subprocess.Popen(
             args, stdout=subprocess.PIPE, env=db.environment(application_name="bench")
         )
-        gzip = subprocess.run(["gzip", "-1"], stdin=dump.stdout, stdout=fh, check=True)
+        assert dump.stdout is not None
+        tool = subprocess.run(RAW_TOOLS[codec], stdin=dump.stdout, stdout=fh, check=True)
+        dump.stdout.close()
         dump.wait()
-    assert dump.returncode == 0 and gzip.returncode == 0
+    assert dump.returncode == 0 and tool.returncode == 0
     return time.perf_counter() - started
 
 
+def plain_dump(project: Project, out: Path) -> float:
+    """Return the seconds `pg_dump > out` takes."""
+    bindir = find_client_bindir(server_major_version())
+    db = DatabaseParams.from_alias()
+    args = [str(bindir / "pg_dump"), *pg_dump_args(schema=project.schema_name, format="sql")]
+    started = time.perf_counter()
+    with out.open("wb") as fh:
+        subprocess.run(args, stdout=fh, env=db.environment(application_name="bench"), check=True)
+    return time.perf_counter() - started
+
+
+def export_row(project: Project, gb: float, codec: str, tmp: Path) -> None:
+    """Print one codec's row: raw pipeline, our export, their ratio, our peak RSS growth."""
+    raw_out = tmp / f"raw.{codec}"
+    os.sync()  # no writeback of an earlier run's files during this one
+    raw_seconds = raw_pipeline(project, raw_out, codec)
+    raw_size = raw_out.stat().st_size
+    raw_out.unlink()
+    os.sync()
+    reset_hwm()
+    before = vm_hwm_kb()
+    started = time.perf_counter()
+    backup = backup_export_run(project=project, format="sql", compression=codec)
+    ours_seconds = time.perf_counter() - started
+    growth_mb = (vm_hwm_kb() - before) / 1024
+    raw_mb = gb * 1024
+    print(
+        f"  {codec:4}: pg_dump | {codec} -1 {raw_seconds:5.1f} s "
+        f"({raw_mb / raw_seconds:4.0f} MB/s, {raw_size / 1e6:4.0f} MB) | export "
+        f"{ours_seconds:5.1f} s ({raw_mb / ours_seconds:4.0f} MB/s, "
+        f"{backup.size_bytes / 1e6:4.0f} MB) | ratio {raw_seconds / ours_seconds:.2f}x | "
+        f"peak RSS growth {growth_mb:.1f} MB",
+        flush=True,
+    )
+    backup_delete(backup_ids=[backup.pk], actor=None)
+
+
 def main() -> None:
-    sizes = [float(a) for a in sys.argv[1:]] or [0.1]
+    sizes = [float(a) for a in sys.argv[1:] if not a.startswith("--")] or [0.1]
+    picked = [a[2:] for a in sys.argv[1:] if a.startswith("--")]
+    codecs = picked or ["gzip", "zstd"]
     call_command("migrate", verbosity=0)  # a fresh embedded cluster has no tables yet
     for gb in sizes:
         project = make_tenant(gb)
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                raw_seconds = raw_pipeline(project, Path(tmp) / "raw.sql.gz")
-                raw_size = (Path(tmp) / "raw.sql.gz").stat().st_size
-            reset_hwm()
-            before = vm_hwm_kb()
-            started = time.perf_counter()
-            backup = backup_export_run(project=project, format="sql", compress=True)
-            ours_seconds = time.perf_counter() - started
-            growth_mb = (vm_hwm_kb() - before) / 1024
-            raw_mb = gb * 1024
-            print(
-                f"{gb:g} GB tenant: raw pipeline {raw_seconds:.1f} s "
-                f"({raw_mb / raw_seconds:.0f} MB/s,"
-                f" {raw_size / 1e6:.0f} MB gz) | export {ours_seconds:.1f} s "
-                f"({raw_mb / ours_seconds:.0f} MB/s, {backup.size_bytes / 1e6:.0f} MB gz) | "
-                f"ratio {raw_seconds / ours_seconds:.2f}x | peak RSS growth {growth_mb:.1f} MB"
-            )
-            backup_delete(backup_ids=[backup.pk], actor=None)
+                load = os.getloadavg()[0]
+                plain = plain_dump(project, Path(tmp) / "plain.sql")
+                (Path(tmp) / "plain.sql").unlink()
+                print(
+                    f"{gb:g} GB tenant (load {load:.1f}): plain pg_dump to a file {plain:.1f} s",
+                    flush=True,
+                )
+                for codec in codecs:
+                    export_row(project, gb, codec, Path(tmp))
         finally:
             with connection.cursor() as cur:
                 cur.execute(

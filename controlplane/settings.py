@@ -451,13 +451,18 @@ BACKFILL_SCHEDULE_MAX_MONTHS = env_int("BACKFILL_SCHEDULE_MAX_MONTHS", 1)
 BACKFILL_SCHEDULE_BATCH_SIZE = env_int("BACKFILL_SCHEDULE_BATCH_SIZE", 20)
 
 # --- backups (backups/) -----------------------------------------------------
-# Dump files go to STORAGES["backups"]: a private folder by default, or an
-# S3-compatible bucket through django-storages (needs boto3) when BACKUPS_S3_BUCKET is set.
+# Dump files go to STORAGES["backups"]: a private folder by default, an S3-compatible
+# bucket through django-storages when BACKUPS_S3_BUCKET is set, or a Telegram chat.
 BACKUPS_ROOT = Path(env_str("BACKUPS_ROOT", str(BASE_DIR / ".media" / "backups")))
 BACKUPS_S3_BUCKET = env_str("BACKUPS_S3_BUCKET")
 # A setting of its own (not only inside STORAGES), so the redaction finds it by name.
 BACKUPS_S3_SECRET_ACCESS_KEY = env_str("BACKUPS_S3_SECRET_ACCESS_KEY")
-if BACKUPS_S3_BUCKET:
+BACKUPS_STORAGE = env_str("BACKUPS_STORAGE", "s3" if BACKUPS_S3_BUCKET else "filesystem")
+if BACKUPS_STORAGE not in ("filesystem", "s3", "telegram"):
+    raise ImproperlyConfigured('BACKUPS_STORAGE must be "filesystem", "s3" or "telegram".')
+if BACKUPS_STORAGE == "s3":
+    if not BACKUPS_S3_BUCKET:
+        raise ImproperlyConfigured("BACKUPS_STORAGE=s3 needs BACKUPS_S3_BUCKET.")
     STORAGES["backups"] = {
         "BACKEND": "backups.s3.BackupS3Storage",
         "OPTIONS": {
@@ -470,6 +475,27 @@ if BACKUPS_S3_BUCKET:
             "default_acl": "private",
             "file_overwrite": False,
             "querystring_auth": True,
+        },
+    }
+elif BACKUPS_STORAGE == "telegram":
+    TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN")
+    TELEGRAM_CHAT_ID = env_str("TELEGRAM_CHAT_ID")
+    if not TELEGRAM_BOT_TOKEN or not TELEGRAM_CHAT_ID:
+        raise ImproperlyConfigured(
+            "BACKUPS_STORAGE=telegram needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID."
+        )
+    STORAGES["backups"] = {
+        "BACKEND": "backups.telegram.storage.TelegramStorage",
+        "OPTIONS": {
+            "token": TELEGRAM_BOT_TOKEN,
+            "chat_id": TELEGRAM_CHAT_ID,
+            # A self-hosted Bot API server (telegram-bot-api --local) lifts the size limits.
+            "api_base_url": env_str("TELEGRAM_API_BASE_URL", "https://api.telegram.org"),
+            # Under the 20 MB a bot may download from api.telegram.org.
+            "part_bytes": env_int("BACKUPS_TELEGRAM_PART_BYTES", 19 * 1024 * 1024),
+            "max_retries": env_int("BACKUPS_TELEGRAM_MAX_RETRIES", 5),
+            "max_retry_after": env_int("BACKUPS_TELEGRAM_MAX_RETRY_AFTER", 300),
+            "timeout": env_int("BACKUPS_TELEGRAM_TIMEOUT", 120),
         },
     }
 else:
@@ -486,8 +512,16 @@ BACKUPS_MAX_BYTES = env_int("BACKUPS_MAX_BYTES", 10 * 1024**3)
 BACKUPS_TIMEOUT = env_int("BACKUPS_TIMEOUT", 1800)
 BACKUPS_DOWNLOAD_TTL = env_int("BACKUPS_DOWNLOAD_TTL", 3600)
 BACKUPS_RETENTION_DAYS = env_int("BACKUPS_RETENTION_DAYS", 30)
+# Retention stops trying to delete a file after this many failures (a refusal counts as all).
+BACKUPS_DELETE_MAX_ATTEMPTS = env_int("BACKUPS_DELETE_MAX_ATTEMPTS", 3)
 # gzip level 1: dumps compress well already and export throughput matters more.
 BACKUPS_GZIP_LEVEL = env_int("BACKUPS_GZIP_LEVEL", 1)
+# What `compress: true` means when a request names no `compression`: gzip or zstd.
+BACKUPS_DEFAULT_COMPRESSION = env_str("BACKUPS_DEFAULT_COMPRESSION", "gzip")
+if BACKUPS_DEFAULT_COMPRESSION not in ("gzip", "zstd"):
+    raise ImproperlyConfigured('BACKUPS_DEFAULT_COMPRESSION must be "gzip" or "zstd".')
+# zstd level 1: as fast as `pg_dump | zstd -1`, and smaller than gzip -1 already.
+BACKUPS_ZSTD_LEVEL = env_int("BACKUPS_ZSTD_LEVEL", 1)
 # Folder holding pg_dump/pg_restore/psql; empty = the closest version at or above the server's.
 BACKUPS_PG_BIN_DIR = env_str("BACKUPS_PG_BIN_DIR") or env_str("PG_BIN_DIR")
 # Absolute base for download links in emails and job results (e.g. https://cp.example.com).

@@ -21,11 +21,20 @@ from backups.services.requests import (
     export_payload,
     export_requests_prune,
 )
+from backups.services.restores import (
+    RESTORE_JOB,
+    ProjectNotReady,
+    backup_restore_enqueue,
+    backup_restore_request,
+    backup_restore_run,
+)
 
 __all__ = [
     "EXPORT_JOB",
     "IDEMPOTENCY_TTL",
+    "RESTORE_JOB",
     "VERIFY_JOB",
+    "ProjectNotReady",
     "backup_delete",
     "backup_download_link",
     "backup_download_record",
@@ -33,6 +42,9 @@ __all__ = [
     "backup_legal_hold_set",
     "backup_notify_email",
     "backup_request",
+    "backup_restore_enqueue",
+    "backup_restore_request",
+    "backup_restore_run",
     "backup_retention_run",
     "backup_verify",
     "backup_verify_request",

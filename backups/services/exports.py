@@ -16,11 +16,14 @@ from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from backups.codecs import resolve_compression
 from backups.errors import (
+    BackupError,
     BackupPermanentError,
     ProjectNotActive,
+    StorageDeleteRefused,
 )
-from backups.models import Backup, BackupFormat
+from backups.models import Backup, BackupFormat, Compression
 from backups.pgdump import export_schema
 from backups.pgtools import DatabaseParams
 from backups.services.requests import export_requests_prune
@@ -50,7 +53,8 @@ def backup_export_run(
     *,
     project: Project | int,
     format: str,
-    compress: bool,
+    compress: bool = True,
+    compression: str | None = None,
     storage_path: str | None = None,
     job_id: Any = None,
     started_at: datetime | None = None,
@@ -63,10 +67,12 @@ def backup_export_run(
     With `job_id`, a backup already recorded for that job is returned instead of dumping
     again. `started_at` fixes the default storage key (a retried job reuses its key), and
     `reclaim_leftover` removes a file at the key that no backup refers to: the partial
-    output of an attempt whose worker died before it could clean up.
+    output of an attempt whose worker died before it could clean up. `compression`
+    absent, `compress` true means BACKUPS_DEFAULT_COMPRESSION.
     """
     if format not in BackupFormat.values:
         raise BackupPermanentError(f"format must be one of {BackupFormat.values}.")
+    codec = resolve_compression(compress=compress, compression=compression)
     current = _active_project(project)
     if job_id is not None:
         done = Backup.objects.filter(job_id=job_id).first()
@@ -77,7 +83,7 @@ def backup_export_run(
         key = validate_storage_path(storage_path, project_slug=current.slug)
     else:
         key = default_storage_key(
-            project_slug=current.slug, format=format, compressed=compress, at=started
+            project_slug=current.slug, format=format, compression=codec, at=started
         )
     storage = backups_storage()
     if reclaim_leftover:
@@ -86,7 +92,7 @@ def backup_export_run(
     outcome = export_schema(
         schema=current.schema_name,
         format=format,
-        compress=compress,
+        compression=codec,
         key=key,
         storage=storage,
         progress=progress,
@@ -94,17 +100,20 @@ def backup_export_run(
     )
     created = timezone.now()
     try:
+        parts = getattr(storage, "parts", None)
         with transaction.atomic(durable=True):
             return Backup.objects.create(
                 project=current,
                 job_id=job_id,
                 format=format,
-                compressed=compress,
+                compressed=codec != Compression.NONE,
+                compression=codec,
                 storage_path=outcome.storage_path,
                 size_bytes=outcome.size_bytes,
                 sha256=outcome.sha256,
                 table_count=outcome.table_count,
                 table_rows=outcome.table_rows,
+                storage_parts=parts(outcome.storage_path) if parts else [],
                 created_at=created,
                 expires_at=created + timedelta(days=max(1, settings.BACKUPS_RETENTION_DAYS)),
             )
@@ -178,35 +187,58 @@ def backup_download_record(*, backup: Backup, grant: DownloadGrant) -> None:
     )
 
 
-def _delete_file(path: str) -> None:
-    try:
-        backups_storage().delete(path)
-    except Exception:
-        # An orphaned file is cheaper than a row that points at nothing.
-        logger.exception("could not delete backup file %s", path)
-
-
 def _delete_where(
     *, backup_ids: Iterable[Any], action: str, actor: AbstractBaseUser | None, **conditions: Any
 ) -> int:
+    """Delete file, then row, of each backup still matching `conditions`; return how many.
+
+    The file goes first, under the row's lock, so a file storage refuses to delete (a
+    Telegram message past 48 h) leaves its row behind with the reason, never a file no
+    row knows about. Retention stops retrying a row after BACKUPS_DELETE_MAX_ATTEMPTS.
+    """
     deleted = 0
-    for pk, path in Backup.objects.filter(pk__in=list(backup_ids), **conditions).values_list(
-        "pk", "storage_path"
-    ):
+    storage = backups_storage()
+    for pk in list(backup_ids):
         with transaction.atomic(durable=True):
-            count, _ = Backup.objects.filter(pk=pk, **conditions).delete()
-            if count:
-                audit_log_record(
-                    actor=actor,
-                    action=action,
-                    target_type="backup",
-                    target_id=str(pk),
-                    details={"storage_path": path},
-                )
-        if count:
-            _delete_file(path)
-            deleted += 1
+            # The lock makes a concurrent legal hold wait until the file is gone or kept.
+            backup = Backup.objects.select_for_update().filter(pk=pk, **conditions).first()
+            if backup is None:
+                continue
+            try:
+                storage.delete(backup.storage_path)
+            except Exception as exc:
+                _record_delete_failure(backup, exc, actor=actor)
+                continue
+            Backup.objects.filter(pk=pk).delete()
+            audit_log_record(
+                actor=actor,
+                action=action,
+                target_type="backup",
+                target_id=str(pk),
+                details={"storage_path": backup.storage_path},
+            )
+        deleted += 1
     return deleted
+
+
+def _record_delete_failure(
+    backup: Backup, exc: Exception, *, actor: AbstractBaseUser | None
+) -> None:
+    """Keep the row with the reason; a refusal uses up every attempt at once."""
+    error = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}"
+    logger.warning("backup %s: deleting its file failed: %s", backup.pk, error)
+    cap = max(1, settings.BACKUPS_DELETE_MAX_ATTEMPTS)
+    attempts = (
+        cap if isinstance(exc, StorageDeleteRefused) else min(cap, backup.delete_attempts + 1)
+    )
+    Backup.objects.filter(pk=backup.pk).update(delete_error=error[:2000], delete_attempts=attempts)
+    audit_log_record(
+        actor=actor,
+        action="backup.delete_failed",
+        target_type="backup",
+        target_id=str(backup.pk),
+        details={"storage_path": backup.storage_path, "error": error[:500]},
+    )
 
 
 def backup_delete(*, backup_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
@@ -223,15 +255,11 @@ def backup_retention_run(*, now: datetime | None = None, limit: int = 1000) -> i
     """
     now = now or timezone.now()
     export_requests_prune(now=now)
-    due = Backup.objects.filter(legal_hold=False, expires_at__lte=now).order_by("expires_at")
+    retryable = {"legal_hold": False, "expires_at__lte": now}
+    retryable["delete_attempts__lt"] = max(1, settings.BACKUPS_DELETE_MAX_ATTEMPTS)
+    due = Backup.objects.filter(**retryable).order_by("expires_at")
     ids = list(due.values_list("pk", flat=True)[:limit])
-    return _delete_where(
-        backup_ids=ids,
-        action="backup.expire",
-        actor=None,
-        legal_hold=False,
-        expires_at__lte=now,
-    )
+    return _delete_where(backup_ids=ids, action="backup.expire", actor=None, **retryable)
 
 
 @transaction.atomic(durable=True)

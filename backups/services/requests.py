@@ -13,12 +13,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backups.codecs import resolve_compression
 from backups.errors import (
     IdempotencyKeyReused,
     ProjectNotFound,
     ProjectUnavailable,
 )
-from backups.models import Backup, BackupFormat, ExportRequest
+from backups.models import Backup, BackupFormat, Compression, ExportRequest
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import audit_log_record
 from jobs.models import Job
@@ -38,12 +39,23 @@ def export_payload(
     *,
     project_slug: str,
     format: str,
-    compress: bool,
+    compress: bool = True,
+    compression: str | None = None,
     notify_email: str | None = None,
     storage_path: str | None = None,
 ) -> dict[str, Any]:
-    """Return the export job's payload: the request body with defaults applied, nothing else."""
-    payload: dict[str, Any] = {"project_id": project_slug, "format": format, "compress": compress}
+    """Return the export job's payload: the request body with defaults applied, nothing else.
+
+    The codec is resolved here (raising InvalidCompression on a contradiction), so a job
+    keeps what was asked even if BACKUPS_DEFAULT_COMPRESSION changes before it runs.
+    """
+    codec = resolve_compression(compress=compress, compression=compression)
+    payload: dict[str, Any] = {
+        "project_id": project_slug,
+        "format": format,
+        "compress": codec != Compression.NONE,
+        "compression": codec,
+    }
     if notify_email:
         payload["notify_email"] = notify_email
     if storage_path:
@@ -52,8 +64,17 @@ def export_payload(
 
 
 def export_fingerprint(payload: dict[str, Any]) -> str:
-    """Return the SHA-256 of the payload's canonical JSON: equal bodies, equal fingerprints."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Return the SHA-256 of the payload's canonical JSON: equal bodies, equal fingerprints.
+
+    Normalised to the shape payloads had before `compression` existed, when `compress`
+    true meant gzip: a key recorded then still matches its replay. Only zstd, which no
+    such record can hold, adds `compression` to what is hashed.
+    """
+    body = dict(payload)
+    codec = body.pop("compression", None)
+    if codec == Compression.ZSTD:
+        body["compression"] = codec
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -100,6 +121,7 @@ def backup_request(
     project_slug: str,
     format: str = BackupFormat.SQL,
     compress: bool = True,
+    compression: str | None = None,
     notify_email: str | None = None,
     storage_path: str | None = None,
     idempotency_key: str | None = None,
@@ -115,6 +137,7 @@ def backup_request(
         project_slug=project_slug,
         format=format,
         compress=compress,
+        compression=compression,
         notify_email=notify_email,
         storage_path=storage_path,
         idempotency_key=idempotency_key,
@@ -135,6 +158,7 @@ def _backup_request(
     project_slug: str,
     format: str,
     compress: bool,
+    compression: str | None,
     notify_email: str | None,
     storage_path: str | None,
     idempotency_key: str | None,
@@ -151,6 +175,7 @@ def _backup_request(
         project_slug=project.slug,
         format=format,
         compress=compress,
+        compression=compression,
         notify_email=notify_email,
         storage_path=storage_path,
     )

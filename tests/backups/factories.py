@@ -25,6 +25,7 @@ def backup(*, project: Any, content: bytes | None = None, **kw: Any) -> Backup:
         project=project,
         format=kw.pop("format", "sql"),
         compressed=kw.pop("compressed", False),
+        compression=kw.pop("compression", "none"),
         storage_path=path,
         size_bytes=len(content),
         sha256=hashlib.sha256(content).hexdigest(),

@@ -1,4 +1,4 @@
-"""Independent restore for tests: gunzip with Python, load with psql/pg_restore, read rows back."""
+"""Independent restore for tests: decompress in Python, load with psql/pg_restore, read rows."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import zstandard
 from psycopg import sql
 
 from tests.backups.conftest import conninfo
@@ -29,15 +30,24 @@ def _tool_conn_args() -> list[str]:
 
 
 @contextmanager
-def fresh_restore(path: Path, *, format: str, compressed: bool) -> Iterator[str]:
-    """Restore the dump file into a new database; yield its name; drop it afterwards."""
+def fresh_restore(
+    path: Path, *, format: str, compressed: bool = False, compression: str | None = None
+) -> Iterator[str]:
+    """Restore the dump file into a new database; yield its name; drop it afterwards.
+
+    `compression` names the codec; without it `compressed` means gzip, as before zstd.
+    """
+    codec = compression or ("gzip" if compressed else "none")
     name = f"test_restore_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(**conninfo()) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         data = path.read_bytes()
-        if compressed:
+        if codec == "gzip":
             data = gzip.decompress(data)
+        elif codec == "zstd":
+            with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as r:
+                data = r.read()
         if format == "sql":
             cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *_tool_conn_args(), "-d", name]
         else:

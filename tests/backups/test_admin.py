@@ -147,3 +147,49 @@ def test_export_requests__named_as_idempotency_key_records(root_client: Client) 
     index = root_client.get(reverse("admin:app_list", args=["backups"]))
     assert index.status_code == 200
     assert "Idempotency-Key records" in index.text and "Export requests" not in index.text
+
+
+def test_restore_into_new_project__asks_then_provisions_and_queues(root_client: Client) -> None:
+    source = factories.project(slug="acme-shop")
+    backup = backup_factories.backup(project=source, table_count=3)
+    data = {"action": "restore_into_new_project", "_selected_action": [str(backup.pk)]}
+
+    page = root_client.post(CHANGELIST, data)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Restore into a new project" in html and backup.storage_path in html
+    assert not Job.objects.exists()
+
+    taken = root_client.post(CHANGELIST, {**data, "confirm": "yes", "slug": "acme-shop"})
+    assert taken.status_code == 200 and "already exists" in taken.content.decode()
+
+    done = root_client.post(
+        CHANGELIST, {**data, "confirm": "yes", "slug": "acme-copy", "name": "Copy"}, follow=True
+    )
+
+    assert "Provisioning acme-copy" in done.content.decode()
+    job = Job.objects.get(type="restore_backup")
+    assert job.project.slug == "acme-copy" and job.project.name == "Copy"
+    assert job.payload["backup_id"] == str(backup.pk)
+    assert Job.objects.filter(type="provision_project", project=job.project).exists()
+    assert AuditLog.objects.filter(action="backup.restore_requested").get().actor_label == "root"
+
+
+def test_restore_into_new_project__needs_manage_and_add_project(client: Client) -> None:
+    backup = backup_factories.backup(project=factories.project(slug="acme-shop"))
+    user = factories.user(username="viewer", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="view_backup"),
+        Permission.objects.get(codename="manage_backup"),
+    )
+    client.force_login(user)
+    data = {"action": "restore_into_new_project", "_selected_action": [str(backup.pk)]}
+    data |= {"confirm": "yes", "slug": "acme-copy"}
+    client.post(CHANGELIST, data)
+    assert not Job.objects.exists()
+    user.user_permissions.add(Permission.objects.get(codename="add_project"))
+    user = User.objects.get(pk=user.pk)  # drop the cached permissions
+    client.force_login(user)
+    client.post(CHANGELIST, data)
+    assert Job.objects.filter(type="restore_backup").count() == 1

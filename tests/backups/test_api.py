@@ -47,7 +47,7 @@ def test_list__newest_first_with_contract_fields(project: Any, project_client: A
     body = response.json()
     assert [b["id"] for b in body["data"]] == [str(newer.pk), str(older.pk)]
     assert set(body["data"][0]) == {
-        "id", "project_id", "job_id", "format", "compressed", "size_bytes",
+        "id", "project_id", "job_id", "format", "compressed", "compression", "size_bytes",
         "sha256", "table_count", "created_at", "expires_at",
     }  # fmt: skip
     assert body["data"][0]["project_id"] == "acme-shop"

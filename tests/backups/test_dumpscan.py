@@ -88,3 +88,18 @@ def test_tar_scanner__tables_from_restore_sql_rows_from_dat(chunk: int) -> None:
     for start in range(0, len(data), chunk):
         scanner.feed(data[start : start + chunk])
     assert scanner.tables == {"items": 3, "empty": 0}
+
+
+BACKSLASHY = (
+    b"CREATE TABLE tenant_a.paths (\n    p text\n);\n\n"
+    b"COPY tenant_a.paths (p) FROM stdin;\n"
+    + b"".join(b"C:\\\\dir\\\\%d\\\\.\\\\n\\\\\n" % i for i in range(100))
+    + b"\\.\n\nCOPY tenant_a.more (p) FROM stdin;\n\\.\n"
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=10))
+def test_sql_scanner__rows_full_of_backslashes(cuts: list[int]) -> None:
+    # More backslashes in one piece than the one-byte search tries before the full search.
+    assert scan_plain(BACKSLASHY, cuts) == {"paths": 100, "more": 0}

@@ -54,7 +54,12 @@ def test_export__accepted_with_location_and_pending_job(
     assert response["Location"] == f"/api/jobs/{data['job_id']}"
     job = Job.objects.get(pk=data["job_id"])
     assert job.type == "export_backup" and job.project == project
-    assert job.payload == {"project_id": "acme-shop", "format": "sql", "compress": True}
+    assert job.payload == {
+        "project_id": "acme-shop",
+        "format": "sql",
+        "compress": True,
+        "compression": "gzip",
+    }
     polled = project_client.get(response["Location"])
     assert polled.status_code == 200 and polled.json()["data"]["status"] == "pending"
 
@@ -69,7 +74,28 @@ def test_export__body_fields_reach_the_payload(project: Any, project_client: API
     }
     response = post(project_client, body)
     assert response.status_code == 202
-    assert Job.objects.get(pk=response.json()["data"]["job_id"]).payload == body
+    payload = Job.objects.get(pk=response.json()["data"]["job_id"]).payload
+    assert payload == {**body, "compression": "none"}
+
+
+@pytest.mark.parametrize(
+    ("body", "codec"),
+    [
+        ({"compression": "zstd"}, "zstd"),
+        ({"compress": True, "compression": "gzip"}, "gzip"),
+        ({"compression": "none"}, "none"),
+        ({"compress": False, "compression": "none"}, "none"),
+        ({"compress": True}, "zstd"),  # the configured default
+    ],
+)
+def test_export__compression_reaches_the_payload(
+    project: Any, project_client: APIClient, settings: Any, body: dict[str, Any], codec: str
+) -> None:
+    settings.BACKUPS_DEFAULT_COMPRESSION = "zstd"
+    response = post(project_client, {"project_id": "acme-shop", **body})
+    assert response.status_code == 202, response.content
+    payload = Job.objects.get(pk=response.json()["data"]["job_id"]).payload
+    assert (payload["compression"], payload["compress"]) == (codec, codec != "none")
 
 
 @pytest.mark.parametrize(
@@ -81,6 +107,9 @@ def test_export__body_fields_reach_the_payload(project: Any, project_client: API
         ({"project_id": "acme/shop"}, "project_id"),
         ({"project_id": "acme-shop", "format": "zip"}, "format"),
         ({"project_id": "acme-shop", "compress": "maybe"}, "compress"),
+        ({"project_id": "acme-shop", "compression": "lz4"}, "compression"),
+        ({"project_id": "acme-shop", "compress": False, "compression": "zstd"}, "compression"),
+        ({"project_id": "acme-shop", "compress": False, "compression": "gzip"}, "compression"),
         ({"project_id": "acme-shop", "notify_email": "not-an-email"}, "notify_email"),
         ({"project_id": "acme-shop", "storage_path": "../x.sql"}, "storage_path"),
         ({"project_id": "acme-shop", "storage_path": "/etc/passwd"}, "storage_path"),
@@ -177,6 +206,7 @@ def test_export__same_key_other_body_conflicts(project: Any, project_client: API
     for body in (
         {"project_id": "acme-shop", "format": "sql"},
         {"project_id": "acme-shop", "format": "tar", "compress": False},
+        {"project_id": "acme-shop", "format": "tar", "compression": "zstd"},
         {"project_id": "acme-shop", "format": "tar", "notify_email": "a@example.test"},
     ):
         response = post(project_client, body, key="k-1")
@@ -186,9 +216,12 @@ def test_export__same_key_other_body_conflicts(project: Any, project_client: API
 
 def test_export__defaults_count_as_the_same_body(project: Any, project_client: APIClient) -> None:
     first = post(project_client, {"project_id": "acme-shop"}, key="k-1")
-    explicit = {"project_id": "acme-shop", "format": "sql", "compress": True}
-    second = post(project_client, explicit, key="k-1")
-    assert second.json()["data"]["job_id"] == first.json()["data"]["job_id"]
+    for explicit in (
+        {"project_id": "acme-shop", "format": "sql", "compress": True},
+        {"project_id": "acme-shop", "compression": "gzip"},
+    ):
+        second = post(project_client, explicit, key="k-1")
+        assert second.json()["data"]["job_id"] == first.json()["data"]["job_id"]
 
 
 def test_export__key_expires_after_24_hours(project: Any, project_client: APIClient) -> None:
@@ -327,7 +360,14 @@ def test_export__documented_in_openapi(api_client: APIClient) -> None:
     assert headers == ["Idempotency-Key"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]
-    assert set(fields) == {"project_id", "format", "compress", "notify_email", "storage_path"}
+    assert set(fields) == {
+        "project_id",
+        "format",
+        "compress",
+        "compression",
+        "notify_email",
+        "storage_path",
+    }
 
 
 def test_export__idempotent_replay_not_counted_other_body_counts(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -118,6 +120,27 @@ def test_export_fingerprint__canonical() -> None:
     b = {"compress": True, "format": "sql", "project_id": "acme-shop"}
     assert export_fingerprint(a) == export_fingerprint(b)
     assert export_fingerprint(a) != export_fingerprint({**b, "compress": False})
+
+
+def test_export_fingerprint__matches_a_body_hashed_before_compression_existed() -> None:
+    legacy = {"compress": True, "format": "sql", "project_id": "acme-shop"}
+    digest = hashlib.sha256(
+        json.dumps(legacy, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    gzip = export_payload(project_slug="acme-shop", format="sql", compression="gzip")
+    assert gzip["compression"] == "gzip"
+    assert export_fingerprint(gzip) == digest
+    plain = export_payload(project_slug="acme-shop", format="sql", compress=False)
+    assert (
+        export_fingerprint(plain)
+        == hashlib.sha256(
+            json.dumps(
+                {**legacy, "compress": False}, sort_keys=True, separators=(",", ":")
+            ).encode()
+        ).hexdigest()
+    )
+    zstd = export_payload(project_slug="acme-shop", format="sql", compression="zstd")
+    assert export_fingerprint(zstd) not in (digest, export_fingerprint(plain))
 
 
 def test_backup_retention_run__prunes_expired_key_records() -> None:

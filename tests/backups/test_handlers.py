@@ -39,6 +39,7 @@ RESULT_KEYS = {
     "table_count",
     "format",
     "compressed",
+    "compression",
 }
 
 
@@ -55,13 +56,22 @@ def as_rescued_after_a_crash(job: Job) -> None:
     )
 
 
-@pytest.mark.parametrize(("format", "compress"), [("sql", True), ("tar", False)])
+@pytest.mark.parametrize(
+    ("format", "compression", "codec"),
+    [
+        ("sql", None, "gzip"),
+        ("tar", "none", "none"),
+        ("sql", "zstd", "zstd"),
+        ("tar", "zstd", "zstd"),
+    ],
+)
 def test_export_backup__result_shape_link_and_restore(
-    tenant: Any, backup_store: Path, settings: Any, format: str, compress: bool
+    tenant: Any, backup_store: Path, settings: Any, format: str, compression: str | None, codec: str
 ) -> None:
     project = tenant("acme-shop")
     source = schema_contents(None, project.schema_name)
-    job = backup_request(project_slug="acme-shop", format=format, compress=compress)
+    compress = codec != "none"
+    job = backup_request(project_slug="acme-shop", format=format, compression=compression)
 
     job = run(job)
 
@@ -70,7 +80,12 @@ def test_export_backup__result_shape_link_and_restore(
     assert set(result) == RESULT_KEYS
     backup = Backup.objects.get(pk=result["backup_id"])
     assert backup.job_id == job.pk
-    assert (result["format"], result["compressed"]) == (format, compress)
+    assert (result["format"], result["compressed"], result["compression"]) == (
+        format,
+        compress,
+        codec,
+    )
+    assert (backup.compressed, backup.compression) == (compress, codec)
     assert result["storage_path"] == backup.storage_path
     assert (
         result["size_bytes"]
@@ -81,8 +96,9 @@ def test_export_backup__result_shape_link_and_restore(
     assert result["table_count"] == 3
     # Named after the job's creation, so every attempt of the job writes the same key.
     assert backup.storage_path == default_storage_key(
-        project_slug="acme-shop", format=format, compressed=compress, at=job.created_at
+        project_slug="acme-shop", format=format, compression=codec, at=job.created_at
     )
+    assert backup.storage_path.endswith({"gzip": ".gz", "zstd": ".zst", "none": format}[codec])
     # The stored result holds no link; the jobs API mints one for each reader.
     shown = bearer(APIClient(), project_id="acme-shop").get(f"/api/jobs/{job.pk}")
     shown_result = shown.json()["data"]["result"]
@@ -90,9 +106,7 @@ def test_export_backup__result_shape_link_and_restore(
     downloaded = b"".join(APIClient().get(url.path).streaming_content)
     assert hashlib.sha256(downloaded).hexdigest() == backup.sha256
     assert datetime.fromisoformat(shown_result["download_expires_at"]) > timezone.now()
-    with fresh_restore(
-        backup_store / backup.storage_path, format=format, compressed=compress
-    ) as db:
+    with fresh_restore(backup_store / backup.storage_path, format=format, compression=codec) as db:
         assert schema_contents(db, project.schema_name) == source
     assert job.progress["phase"] == "stored"
 
@@ -163,7 +177,7 @@ def test_export_backup__retry_after_crash_replaces_the_partial_file(
     tenant("acme-shop")
     job = backup_request(project_slug="acme-shop", storage_path=storage_path)
     key = storage_path or default_storage_key(
-        project_slug="acme-shop", format="sql", compressed=True, at=job.created_at
+        project_slug="acme-shop", format="sql", compression="gzip", at=job.created_at
     )
     # Attempt 1 died mid-dump: a partial file, no Backup row.
     partial = backup_store / key
@@ -268,9 +282,12 @@ def test_export_backup__canary_password_stays_out_of_job_and_queue_rows(
     assert password not in caplog.text
 
 
-def test_verify_backup__job_sets_verified_at(tenant: Any, staff_user: Any) -> None:
+@pytest.mark.parametrize(("format", "compression"), [("tar", "gzip"), ("sql", "zstd")])
+def test_verify_backup__job_sets_verified_at(
+    tenant: Any, staff_user: Any, format: str, compression: str
+) -> None:
     project = tenant("acme-shop")
-    backup = backup_export_run(project=project, format="tar", compress=True)
+    backup = backup_export_run(project=project, format=format, compression=compression)
     assert backup_verify_request(backup_ids=[backup.pk], actor=staff_user) == 1
     job = Job.objects.get(type="verify_backup")
 

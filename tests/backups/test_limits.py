@@ -84,7 +84,7 @@ def test_export_schema__cancellation_mid_stream(tenant: Any, backup_store: Path)
         export_schema(
             schema=project.schema_name,
             format="sql",
-            compress=True,
+            compression="gzip",
             key="backups/acme-shop/x.sql.gz",
             storage=backups_storage(),
             limits=limits,

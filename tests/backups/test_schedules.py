@@ -67,7 +67,12 @@ def test_backup_schedules_run__enqueues_due_schedules_once_per_hour() -> None:
 
     jobs = {j.project.slug: j for j in exports()}
     assert set(jobs) == {"due-co", "tar-co"}
-    assert jobs["tar-co"].payload == {"project_id": "tar-co", "format": "tar", "compress": True}
+    assert jobs["tar-co"].payload == {
+        "project_id": "tar-co",
+        "format": "tar",
+        "compress": True,
+        "compression": "gzip",
+    }
     assert jobs["due-co"].idempotency_key == "schedule:2030-03-04T10"
     # Later in the same hour, before and after the exports finished: nothing doubles.
     assert backup_schedules_run(now=TEN_PAST_TEN + timedelta(minutes=20)) == 0

@@ -41,7 +41,7 @@ def test_export_schema__password_only_in_environment(
     outcome = export_schema(
         schema=project.schema_name,
         format="sql",
-        compress=False,
+        compression="none",
         key="backups/acme-shop/canary.sql",
         storage=backups_storage(),
         db=params(role, password),
@@ -66,7 +66,7 @@ def test_export_schema__wrong_password_error_names_no_secret(
         export_schema(
             schema=project.schema_name,
             format="tar",
-            compress=True,
+            compression="gzip",
             key="backups/acme-shop/x.tar.gz",
             storage=backups_storage(),
             db=params(role, wrong),

@@ -55,18 +55,19 @@ def test_validate_storage_path__refuses_unsafe_paths(path: str) -> None:
 def test_default_storage_key__utc_timestamp_and_extension() -> None:
     at = datetime(2024, 5, 6, 9, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
     assert (
-        default_storage_key(project_slug="acme", format="tar", compressed=True, at=at)
+        default_storage_key(project_slug="acme", format="tar", compression="gzip", at=at)
         == "backups/acme/20240506T070809.123456Z.tar.gz"
     )
-    assert default_storage_key(project_slug="acme", format="sql", compressed=False, at=at).endswith(
-        ".sql"
-    )
+    assert default_storage_key(
+        project_slug="acme", format="sql", compression="none", at=at
+    ).endswith(".sql")
 
 
 def test_backup_export_input__defaults_and_field_errors() -> None:
     ok = BackupExportInput(data={"project_id": "acme"})
     assert ok.is_valid(), ok.errors
     assert ok.validated_data == {"project_id": "acme", "format": "sql", "compress": True}
+    assert "compression" not in ok.validated_data  # absent: resolved by the service
     bad = BackupExportInput(
         data={
             "project_id": "acme!",

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backups", "0003_export_request"),
+        ("backups", "0004_download_and_export_permissions"),
     ]
 
     operations = [
