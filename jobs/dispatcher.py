@@ -48,7 +48,7 @@ def run(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             if not schedules_ready:
-                schedules_sync()
+                _sync_schedules()
                 schedules_ready = True
             dispatch_once()
             if time.monotonic() - last_rescue >= settings.JOBS_RESCUE_INTERVAL:
@@ -60,6 +60,16 @@ def run(stop: threading.Event) -> None:
             connection.close()
             stop.wait(2)
     connection.close()
+
+
+def _sync_schedules() -> None:
+    """Sync the declared schedules; a broken declaration must not stop the dispatching."""
+    try:
+        schedules_sync()
+    except DatabaseError:
+        raise  # the loop waits for the database and tries again
+    except Exception:
+        logger.exception("Schedules not synced: fix the declarations (see jobs.scheduling)")
 
 
 def _wait_for_due_jobs(timeout: float) -> None:

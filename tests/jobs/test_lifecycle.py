@@ -54,6 +54,22 @@ def test_sigterm_to_the_group__running_jobs_finish_first(qcluster: Any) -> None:
     wait_until(lambda: not cluster.group_alive(), timeout=5)
 
 
+def test_sigterm_to_the_group__queued_jobs_wait_for_the_next_cluster(qcluster: Any) -> None:
+    cluster = qcluster(workers=1, JOBS_STOP_GRACE=str(GRACE))
+    ready(cluster)
+    jobs = [enqueue_job(type="test.long", payload={"sleep": 2})[0] for _ in range(4)]
+    ids = [j.pk for j in jobs]
+    wait_until(lambda: Job.objects.filter(pk__in=ids, status=JobStatus.RUNNING).count() == 1)
+    cluster.terminate_group()
+    assert exits_within(cluster, GRACE) == 0  # the running job only: not all four in turn
+    done = Job.objects.filter(pk__in=ids, status=JobStatus.COMPLETED).count()
+    waiting = Job.objects.filter(pk__in=ids, status=JobStatus.PENDING, attempts=0).count()
+    assert done >= 1 and done + waiting == 4 and waiting >= 2
+
+    qcluster(workers=2)  # nothing was lost: the next cluster runs the rest
+    wait_until(lambda: Job.objects.filter(pk__in=ids, status=JobStatus.COMPLETED).count() == 4)
+
+
 def test_sigterm_past_the_grace__running_job_goes_back_to_pending(qcluster: Any) -> None:
     cluster = qcluster(workers=1, JOBS_STOP_GRACE="3")
     ready(cluster)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from backups.errors import BackupError
+from jobs.errors import PermanentJobError
 from jobs.models import Job, JobStatus
 from jobs.services import enqueue_job
 from jobs.worker import execute_job
@@ -52,3 +54,13 @@ def test_transient_error__is_retried_by_policy(error: str) -> None:
 
 def test_service_call_error__retryable_follows_the_class() -> None:
     assert ServiceCallError("down").retryable and not ServiceRefused("no").retryable
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
+def test_backup_errors__permanent_means_a_permanent_job_error() -> None:
+    # A new backup error marked permanent must also be one for the worker (and vice versa).
+    for cls in _subclasses(BackupError):
+        assert cls.permanent == issubclass(cls, PermanentJobError), cls

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from jobs import engine
+from jobs.dispatcher import _sync_schedules
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
 from jobs.scheduling import RecurringJob, declared_schedules, schedule_fire, schedules_sync
 from jobs.worker import execute_job
@@ -67,3 +68,14 @@ def test_schedule_fire__a_run_is_a_job_retried_by_its_policy(
 def test_schedule_fire__an_undeclared_name_enqueues_nothing() -> None:
     assert schedule_fire("no.such.schedule") is None
     assert not Job.objects.exists()
+
+
+def test_dispatcher__a_broken_declaration_is_logged_not_fatal(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> dict[str, RecurringJob]:
+        raise ValueError("schedule 'x' is declared twice")
+
+    monkeypatch.setattr("jobs.scheduling.declared_schedules", broken)
+    _sync_schedules()  # the dispatcher goes on handing jobs off
+    assert "Schedules not synced" in caplog.text and "declared twice" in caplog.text
