@@ -34,7 +34,10 @@ def job_counts() -> dict[str, Any]:
         Job.objects.filter(status__in=ACTIVE_STATUSES)
         .values("type", "status")
         .annotate(
-            n=Count("pk"), due=Count("pk", filter=due), oldest=Min("scheduled_at", filter=due)
+            n=Count("pk"),
+            due=Count("pk", filter=due),
+            retrying=Count("pk", filter=Q(status=JobStatus.PENDING, attempts__gt=0)),
+            oldest=Min("scheduled_at", filter=due),
         )
         .order_by()
     )
@@ -42,12 +45,13 @@ def job_counts() -> dict[str, Any]:
     by_type: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"pending": 0, "running": 0, "completed": 0, "failed": 0}
     )
-    totals = {"pending": 0, "running": 0, "completed": 0, "failed": 0, "due": 0}
+    totals = {"pending": 0, "running": 0, "completed": 0, "failed": 0, "due": 0, "retrying": 0}
     oldest: datetime | None = None
     for row in rows:
         by_type[row["type"]][row["status"]] = row["n"]
         totals[row["status"]] += row["n"]
         totals["due"] += row["due"]
+        totals["retrying"] += row["retrying"]
         if row["oldest"] is not None and (oldest is None or row["oldest"] < oldest):
             oldest = row["oldest"]
     ended = (

@@ -13,7 +13,7 @@ from django.utils import timezone
 from console.services import metrics_rollup
 from controlplane.models import ProjectStatus
 from controlplane.services import audit_log_record
-from jobs.models import JobStatus
+from jobs.models import Job, JobStatus
 from jobs.services import enqueue_job
 from jobs.worker import execute_job
 from tests import factories
@@ -41,6 +41,10 @@ def test_index__shows_dashboard_panels(viewer_user: Any) -> None:
     enqueue_job(
         type="test.echo", payload={"value": 2}, scheduled_at=timezone.now() + timedelta(hours=1)
     )
+    flaky = enqueue_job(type="test.flaky", payload={"succeed_on": 3})
+    execute_job(str(flaky.pk))  # attempt 1 fails: pending again, due after a backoff...
+    later = timezone.now() + timedelta(hours=1)
+    Job.objects.filter(pk=flaky.pk).update(scheduled_at=later)  # ...kept long for the test
     doomed = failed_job(project=project)
     running_job(progress={"phase": "dumping", "bytes": 5 * 1_048_576, "percent": 42.0})
     audit_log_record(actor=None, action="project.suspend", target_type="project", target_id="7")
@@ -49,8 +53,9 @@ def test_index__shows_dashboard_panels(viewer_user: Any) -> None:
 
     assert response.status_code == 200
     body = response.content.decode()
-    assert response.context["counts"]["totals"]["pending"] == 2
+    assert response.context["counts"]["totals"]["pending"] == 3
     assert response.context["counts"]["totals"]["due"] == 1
+    assert response.context["counts"]["totals"]["retrying"] == 1  # the flaky one, backing off
     assert 'id="panel-running"' in body and "dumping · 42%" in body and "5.0\xa0MB" in body
     assert 'aria-valuenow="42"' in body
     assert str(doomed.pk)[:8] in body and "the provider said no" in body
