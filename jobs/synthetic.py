@@ -243,16 +243,18 @@ raw AS (
 ), backups AS (
     -- Each completed export has its backup row (no file is written).
     INSERT INTO backups_backup
-        (id, project_id, job_id, format, compressed, storage_path, size_bytes, sha256,
-         table_count, table_rows, created_at, expires_at, legal_hold, verified_at)
-    SELECT gen_random_uuid(), ids[p_idx], new_id, 'sql', true,
+        (id, project_id, job_id, format, compressed, compression, storage_path, size_bytes,
+         sha256, table_count, table_rows, created_at, expires_at, legal_hold, verified_at,
+         storage_parts, delete_error, delete_attempts)
+    SELECT gen_random_uuid(), ids[p_idx], new_id, 'sql', true, 'gzip',
            'backups/synthetic/' || new_id || '.sql.gz',
            (1e5 + r_dur * 2e9)::bigint,
            encode(sha256(new_id::text::bytea), 'hex'),
            3, '{{"public.items": 100}}'::jsonb,
            fin, fin + interval '30 days',
            r_err < 0.01,
-           CASE WHEN r_err < 0.2 THEN fin + interval '10 minutes' END
+           CASE WHEN r_err < 0.2 THEN fin + interval '10 minutes' END,
+           '[]'::jsonb, '', 0
       FROM timed
      WHERE type = 'export_backup' AND status = 'completed'
     RETURNING 1

@@ -41,7 +41,7 @@ def test_index__shows_dashboard_panels(viewer_user: Any) -> None:
     enqueue_job(
         type="test.echo", payload={"value": 2}, scheduled_at=timezone.now() + timedelta(hours=1)
     )
-    flaky = enqueue_job(type="test.flaky", payload={"succeed_on": 3})
+    flaky, _ = enqueue_job(type="test.flaky", payload={"succeed_on": 3})
     execute_job(str(flaky.pk))  # attempt 1 fails: pending again, due after a backoff...
     later = timezone.now() + timedelta(hours=1)
     Job.objects.filter(pk=flaky.pk).update(scheduled_at=later)  # ...kept long for the test
