@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backups.selectors import project_backups_latest
 from controlplane.admin_helpers import (
     ConfirmedActionMixin,
     ObjectActionsMixin,
@@ -30,9 +31,8 @@ from controlplane.admin_helpers import (
 )
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import project_reactivate, project_suspend, validate_project_slug
-from provisioning.models import KEY_PREFIX_PATTERN, ServiceName
-from backups.selectors import project_backups_latest
 from jobs.selectors import project_jobs_latest
+from provisioning.models import KEY_PREFIX_PATTERN, ServiceName
 from provisioning.selectors import api_key_counts, key_state, project_provisioning_overview
 from provisioning.serializers import MAX_GRACE_PERIOD_SECONDS
 from provisioning.services import (

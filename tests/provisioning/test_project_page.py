@@ -3,8 +3,6 @@ backups, key counts, and the self-refresh while provisioning."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 from django.urls import reverse
