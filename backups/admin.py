@@ -9,13 +9,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from backups.models import Backup, BackupSchedule, ExportRequest
+from backups.models import Backup, BackupSchedule, ExportRequest, VerifyStatus
 from backups.schedules import (
     backup_schedule_delete,
     backup_schedule_enable,
@@ -25,11 +25,19 @@ from backups.selectors import export_jobs_active
 from backups.services import (
     backup_delete,
     backup_download_link,
+    backup_download_link_grant,
     backup_legal_hold_set,
     backup_restore_request,
     backup_verify_request,
 )
-from controlplane.admin_helpers import ReadOnlyAdminMixin, acting_user
+from controlplane.admin_helpers import (
+    ObjectActionsMixin,
+    ReadOnlyAdminMixin,
+    acting_user,
+    exact_time,
+    model_ids,
+    status_badge,
+)
 
 RUNNING_EXPORTS_SHOWN = 50
 
@@ -54,59 +62,86 @@ def project_backups_url(project_id: int) -> str:
 
 
 @admin.register(Backup)
-class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
+        "created",
         "project_link",
         "human_size",
         "format",
         "compression",
         "short_sha256",
-        "created_at",
         "expires_at",
-        "verified",
+        "verification",
         "legal_hold",
     ]
-    list_filter = [
-        "format",
-        "compression",
-        "legal_hold",
-        ("verified_at", admin.EmptyFieldListFilter),
-    ]
+    # The row's link is its created time: a text link of its own, never the project's.
+    list_display_links = ["created"]
+    list_filter = ["format", "compression", "legal_hold", "verify_status"]
     search_fields = ["project__slug", "storage_path", "sha256"]
     list_select_related = ["project", "job"]
     show_full_result_count = False
     ordering = ["-created_at", "-id"]
     actions = [
         "verify",
+        "download",
         "restore_into_new_project",
         "delete_backups",
         "place_legal_hold",
         "release_legal_hold",
     ]
+    # The page's buttons: the same actions on this one backup (ObjectActionsMixin).
+    object_actions = ["download", "verify"]
+    change_form_template = "admin/backups/backup/change_form.html"
     readonly_fields = [
         "id",
-        "project",
+        "project_page",
         "job_link",
         "format",
         "compressed",
         "compression",
         "storage_path",
-        "size_bytes",
+        "human_size",
         "sha256",
         "table_count",
         "table_rows",
         "created_at",
         "expires_at",
         "legal_hold",
+        "verification",
+        "verify_checked_at",
         "verified_at",
+        "verify_error",
         "storage_parts",
         "delete_error",
         "delete_attempts",
     ]
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Backup) -> str:
+        return exact_time(obj.created_at, relative=False)
+
     @admin.display(description="project", ordering="project__slug")
     def project_link(self, obj: Backup) -> str:
-        return format_html('<a href="{}">{}</a>', project_backups_url(obj.project_id), obj.project)
+        """Link the list's project column to that project's backups (a column of its own)."""
+        url = project_backups_url(obj.project_id)
+        return format_html(
+            '<a href="{}" class="project-link" title="This project\'s backups">{}</a>',
+            url,
+            obj.project,
+        )
+
+    @admin.display(description="project")
+    def project_page(self, obj: Backup) -> str:
+        url = reverse("admin:controlplane_project_change", args=[obj.project_id])
+        return format_html('<a href="{}">{}</a>', url, obj.project)
+
+    @admin.display(description="verification", ordering="verify_status")
+    def verification(self, obj: Backup) -> str:
+        """Render the latest check's outcome: passed, failed (why in the title) or never."""
+        badge = status_badge(obj.verify_status, obj.get_verify_status_display())
+        if obj.verify_status == VerifyStatus.FAILED:
+            return format_html('<span title="{}">{}</span>', obj.verify_error, badge)
+        return badge
 
     @admin.display(description="job")
     def job_link(self, obj: Backup) -> str:
@@ -114,6 +149,26 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "—"
         url = reverse("admin:jobs_job_change", args=[obj.job_id])
         return format_html('<a href="{}">{}</a>', url, obj.job_id)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Show the backup with its Download and Verify buttons (where permitted)."""
+        backup = self.get_object(request, object_id)
+        extra: dict[str, Any] = dict(extra_context or {})
+        if backup is not None:
+            extra.update(
+                {
+                    f"{name}_url": self.object_action_url(backup, name)
+                    for name in self.object_actions
+                    if self.object_action_allowed(request, name)
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -135,15 +190,13 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="size", ordering="size_bytes")
     def human_size(self, obj: Backup) -> str:
-        return filesizeformat(obj.size_bytes)
+        return format_html(
+            '<span title="{} bytes">{}</span>', obj.size_bytes, filesizeformat(obj.size_bytes)
+        )
 
     @admin.display(description="SHA-256")
     def short_sha256(self, obj: Backup) -> str:
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:12])
-
-    @admin.display(description="verified", boolean=True, ordering="verified_at")
-    def verified(self, obj: Backup) -> bool:
-        return obj.verified_at is not None
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
         if not request.user.has_perm("backups.download_backup"):
@@ -161,16 +214,35 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_manage_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("backups.manage_backup")
 
+    def has_download_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backups.download_backup")
+
     @admin.action(description="Verify selected backups (restore check)", permissions=["manage"])
     def verify(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
-        queued = backup_verify_request(
-            backup_ids=list(queryset.values_list("pk", flat=True)), actor=acting_user(request)
-        )
+        ids = model_ids(queryset)
+        queued = backup_verify_request(backup_ids=ids, actor=acting_user(request))
         self.message_user(
             request,
             f"Queued verification of {queued} backup(s); the verify_backup jobs show the outcome.",
             messages.SUCCESS,
         )
+        if queued < len(ids):
+            self.message_user(
+                request,
+                f"{len(ids) - queued} backup(s) already had a check pending or running.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Download (one backup; a fresh link)", permissions=["download"])
+    def download(self, request: HttpRequest, queryset: QuerySet[Backup]) -> HttpResponse | None:
+        """Mint a fresh, audited download link for the one selected backup and follow it."""
+        backups = list(queryset[:2])
+        user = acting_user(request)
+        if len(backups) != 1 or user is None:
+            self.message_user(request, "Select exactly one backup to download.", messages.WARNING)
+            return None
+        link = backup_download_link_grant(backup=backups[0], actor=user)
+        return HttpResponseRedirect(link.path)
 
     def has_restore_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -37,6 +37,7 @@ BADGE_COLOURS: Mapping[str, str] = {
     "processing": _PURPLE,
     "provisioning": _PURPLE,
     "completed": _GREEN,
+    "passed": _GREEN,
     "active": _GREEN,
     "registered": _GREEN,
     "done": _GREEN,
@@ -46,6 +47,7 @@ BADGE_COLOURS: Mapping[str, str] = {
     "provision_failed": _RED,
     "cancelled": _GREY,
     "skipped": _GREY,
+    "never": _GREY,
     "deregistered": _GREY,
     "compensated": _GREY,
 }

@@ -145,6 +145,23 @@ def backup_download_link(*, backup: Backup, issued_to: str) -> DownloadLink:
     return download_link_issue(backup_id=str(backup.pk), issued_to=issued_to)
 
 
+@transaction.atomic(durable=True)
+def backup_download_link_grant(*, backup: Backup, actor: AbstractBaseUser) -> DownloadLink:
+    """Mint a fresh download link for a staff user and audit that they asked for it.
+
+    The download itself is audited again when the link is used (backup_download_record).
+    """
+    link = backup_download_link(backup=backup, issued_to=f"user:{actor.pk}")
+    audit_log_record(
+        actor=actor,
+        action="backup.download_link",
+        target_type="backup",
+        target_id=str(backup.pk),
+        details={"expires_at": link.expires_at.isoformat()},
+    )
+    return link
+
+
 def backup_notify_email(*, backup: Backup, to: str, link: DownloadLink | None = None) -> str | None:
     """Email the backup's details and download link; return the error text, None if sent."""
     link = link or backup_download_link(backup=backup, issued_to=f"email:{to}")
