@@ -67,10 +67,9 @@ class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "created",
         "project_link",
         "human_size",
-        "format",
-        "compression",
+        "format_codec",
         "short_sha256",
-        "expires_at",
+        "expires",
         "verification",
         "legal_hold",
     ]
@@ -104,21 +103,47 @@ class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "sha256",
         "table_count",
         "table_rows",
-        "created_at",
-        "expires_at",
+        "created_exact",
+        "expires_exact",
         "legal_hold",
         "verification",
-        "verify_checked_at",
-        "verified_at",
+        "checked_exact",
+        "verified_exact",
         "verify_error",
         "storage_parts",
         "delete_error",
         "delete_attempts",
     ]
 
+    fields = readonly_fields  # the page shows these only, each once
+
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Backup) -> str:
         return exact_time(obj.created_at, relative=False)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: Backup) -> str:
+        return exact_time(obj.expires_at, relative=False)
+
+    @admin.display(description="format")
+    def format_codec(self, obj: Backup) -> str:
+        return f"{obj.get_format_display()} · {obj.get_compression_display()}"
+
+    @admin.display(description="created")
+    def created_exact(self, obj: Backup) -> str:
+        return exact_time(obj.created_at)
+
+    @admin.display(description="expires")
+    def expires_exact(self, obj: Backup) -> str:
+        return exact_time(obj.expires_at)
+
+    @admin.display(description="last checked")
+    def checked_exact(self, obj: Backup) -> str:
+        return exact_time(obj.verify_checked_at)
+
+    @admin.display(description="last passed")
+    def verified_exact(self, obj: Backup) -> str:
+        return exact_time(obj.verified_at)
 
     @admin.display(description="project", ordering="project__slug")
     def project_link(self, obj: Backup) -> str:
