@@ -1,4 +1,8 @@
-"""Backup admin: read-only list with signed download links; actions call the services."""
+"""Backup admin: read-only list and page; actions and the page's buttons call the services.
+
+Download links are minted only on request (the page's Download button or the list's
+Download action), each audited, never rendered in bulk into a list.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from backups.models import Backup, BackupSchedule, ExportRequest, VerifyStatus
@@ -24,7 +29,6 @@ from backups.schedules import (
 from backups.selectors import export_jobs_active
 from backups.services import (
     backup_delete,
-    backup_download_link,
     backup_download_link_grant,
     backup_legal_hold_set,
     backup_restore_request,
@@ -123,11 +127,11 @@ class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="expires", ordering="expires_at")
     def expires(self, obj: Backup) -> str:
-        return exact_time(obj.expires_at, relative=False)
+        return timezone.localtime(obj.expires_at).strftime("%Y-%m-%d")
 
     @admin.display(description="format")
     def format_codec(self, obj: Backup) -> str:
-        return f"{obj.get_format_display()} · {obj.get_compression_display()}"
+        return f"{obj.format} · {obj.compression}"
 
     @admin.display(description="created")
     def created_exact(self, obj: Backup) -> str:
@@ -163,7 +167,7 @@ class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="verification", ordering="verify_status")
     def verification(self, obj: Backup) -> str:
         """Render the latest check's outcome: passed, failed (why in the title) or never."""
-        badge = status_badge(obj.verify_status, obj.get_verify_status_display())
+        badge = status_badge(obj.verify_status, obj.verify_status)
         if obj.verify_status == VerifyStatus.FAILED:
             return format_html('<span title="{}">{}</span>', obj.verify_error, badge)
         return badge
@@ -222,19 +226,6 @@ class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="SHA-256")
     def short_sha256(self, obj: Backup) -> str:
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:12])
-
-    def get_list_display(self, request: HttpRequest) -> list[Any]:
-        if not request.user.has_perm("backups.download_backup"):
-            return list(self.list_display)
-        # Links are signed for the user viewing the page, so each download audits to them.
-        issued_to = f"user:{request.user.pk}"
-
-        @admin.display(description="download")
-        def download(obj: Backup) -> str:
-            link = backup_download_link(backup=obj, issued_to=issued_to)
-            return format_html('<a href="{}" rel="noopener">download</a>', link.path)
-
-        return [*self.list_display, download]
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("backups.manage_backup")

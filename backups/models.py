@@ -63,6 +63,7 @@ class Backup(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     # db_default: raw inserts (seed_synthetic) and code older than the columns keep working.
     verify_status = models.CharField(
+        "verification",
         max_length=6,
         choices=VerifyStatus.choices,
         default=VerifyStatus.NEVER,

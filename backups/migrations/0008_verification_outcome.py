@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
             model_name="backup",
             name="verify_status",
             field=models.CharField(
+                verbose_name="verification",
                 choices=[("never", "Never verified"), ("passed", "Passed"), ("failed", "Failed")],
                 db_default="never",
                 default="never",
