@@ -303,6 +303,20 @@ class ObjectActionsMixin:
         ]
         return urls + super().get_urls()  # type: ignore[misc]
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Answer 403 to a list action posted without its permission.
+
+        Django would ignore it (no actions at all) or say "No action selected"; a direct
+        POST is refused as loudly as a button's URL.
+        """
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        declared = {a if isinstance(a, str) else a.__name__ for a in self.actions or ()}  # type: ignore[attr-defined]
+        if name in declared and name not in self.get_actions(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)  # type: ignore[misc,no-any-return]
+
     def object_action_allowed(self, request: HttpRequest, action: str) -> bool:
         """Return True when the user may run `action` (the list action's permission)."""
         return action in self.get_actions(request)  # type: ignore[attr-defined]

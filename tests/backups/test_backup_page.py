@@ -166,3 +166,14 @@ def test_download_action__from_the_list_needs_exactly_one_backup(client: Client)
     assert not AuditLog.objects.filter(action="backup.download_link").exists()
     one = root.post(CHANGELIST, {"action": "download", "_selected_action": [str(two[0].pk)]})
     assert one.status_code == 302 and one["Location"].startswith("/api/backups/files/")
+
+
+@pytest.mark.parametrize("action", ["download", "verify", "delete_backups", "place_legal_hold"])
+def test_backup_list_action__posted_without_its_permission_is_403(
+    client: Client, backup: Backup, action: str
+) -> None:
+    viewer = login(client, "backups.view_backup")
+    data = {"action": action, "_selected_action": [str(backup.pk)]}
+    assert viewer.post(CHANGELIST, data).status_code == 403
+    assert Backup.objects.filter(pk=backup.pk, legal_hold=False).exists()
+    assert not AuditLog.objects.filter(target_type="backup").exists()

@@ -168,3 +168,20 @@ def test_project_page__refreshes_itself_only_while_provisioning(
     page = logged_in(client, superuser=True).get(change_url(project)).content.decode()
     assert ('http-equiv="refresh"' in page) is refreshes
     assert ('id="provisioning-live"' in page) is refreshes
+
+
+@pytest.mark.parametrize("action", BUTTONS)
+def test_project_list_action__posted_without_its_permission_is_403(
+    client: Client, action: str
+) -> None:
+    project = factories.project(slug="acme-shop")
+    viewer = logged_in(client, "controlplane.view_project")
+    changelist = reverse("admin:controlplane_project_changelist")
+    data = {
+        "action": action,
+        "_selected_action": [str(project.pk)],
+        "confirm": "yes",
+        "reason": "x",
+    }
+    assert viewer.post(changelist, data).status_code == 403
+    assert Project.objects.get(pk=project.pk).status == ProjectStatus.ACTIVE
