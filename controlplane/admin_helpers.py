@@ -315,7 +315,7 @@ class ObjectActionsMixin:
         declared = {a if isinstance(a, str) else a.__name__ for a in self.actions or ()}  # type: ignore[attr-defined]
         if name in declared and name not in self.get_actions(request):  # type: ignore[attr-defined]
             raise PermissionDenied
-        return super().changelist_view(request, extra_context)  # type: ignore[misc,no-any-return]
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
     def object_action_allowed(self, request: HttpRequest, action: str) -> bool:
         """Return True when the user may run `action` (the list action's permission)."""

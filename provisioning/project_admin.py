@@ -138,7 +138,7 @@ class ProjectAdmin(
     ]
     actions = ["suspend", "reactivate", "rotate_keys", "retry_provisioning"]
     # The page's buttons: the same actions on this one project (ObjectActionsMixin).
-    object_actions = actions
+    object_actions = ("suspend", "reactivate", "rotate_keys", "retry_provisioning")
     change_form_template = f"{TEMPLATES}/change_form_provisioning.html"
 
     @admin.display(description="status", ordering="status")
