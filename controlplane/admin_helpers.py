@@ -342,6 +342,9 @@ class ObjectActionsMixin:
         func = self.get_actions(request)[action][0]  # type: ignore[attr-defined]
         queryset = self.get_queryset(request).filter(pk=obj.pk)  # type: ignore[attr-defined]
         response = func(self, request, queryset)
+        if isinstance(response, TemplateResponse) and response.context_data is not None:
+            # A confirmation page's "back" returns to this object, not to the list.
+            response.context_data["cancel_url"] = change_url
         if response is not None:
             return cast(HttpResponse, response)
         return HttpResponseRedirect(change_url)

@@ -46,6 +46,7 @@ def test_project_page__suspend_button_asks_for_a_reason_then_suspends(client: Cl
     assert confirm.status_code == 200
     assert "Suspend these 1 project(s)?" in confirm.content.decode()
     assert 'name="reason"' in confirm.content.decode()
+    assert f'href="{change_url(project)}" class="button cancel-link"' in confirm.content.decode()
     no_reason = root.post(action_url(project, "suspend"), {"confirm": "yes", "reason": ""})
     assert no_reason.status_code == 200 and "This field is required" in no_reason.content.decode()
     assert Project.objects.get(pk=project.pk).status == ProjectStatus.ACTIVE
