@@ -1,4 +1,8 @@
-"""Backup admin: read-only list with signed download links; actions call the services."""
+"""Backup admin: read-only list and page; actions and the page's buttons call the services.
+
+Download links are minted only on request (the page's Download button or the list's
+Download action), each audited, never rendered in bulk into a list.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,31 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from backups.models import Backup, BackupSchedule, ExportRequest
-from backups.schedules import (
-    backup_schedule_delete,
-    backup_schedule_enable,
-    backup_schedule_set,
-)
+from backups.admin_records import project_backups_url
+from backups.models import Backup, VerifyStatus
 from backups.selectors import export_jobs_active
 from backups.services import (
     backup_delete,
-    backup_download_link,
+    backup_download_link_grant,
     backup_legal_hold_set,
     backup_restore_request,
     backup_verify_request,
 )
-from controlplane.admin_helpers import ReadOnlyAdminMixin, acting_user
+from controlplane.admin_helpers import (
+    ObjectActionsMixin,
+    ReadOnlyAdminMixin,
+    acting_user,
+    exact_time,
+    model_ids,
+    status_badge,
+)
 
 RUNNING_EXPORTS_SHOWN = 50
 
@@ -48,65 +56,112 @@ class RestoreForm(forms.Form):
     )
 
 
-def project_backups_url(project_id: int) -> str:
-    """Return the backups changelist filtered to one project."""
-    return f"{reverse('admin:backups_backup_changelist')}?project__id__exact={project_id}"
-
-
 @admin.register(Backup)
-class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BackupAdmin(ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
+        "created",
         "project_link",
         "human_size",
-        "format",
-        "compression",
+        "format_codec",
         "short_sha256",
-        "created_at",
-        "expires_at",
-        "verified",
+        "expires",
+        "verification",
         "legal_hold",
     ]
-    list_filter = [
-        "format",
-        "compression",
-        "legal_hold",
-        ("verified_at", admin.EmptyFieldListFilter),
-    ]
+    # The row's link is its created time: a text link of its own, never the project's.
+    list_display_links = ["created"]
+    list_filter = ["format", "compression", "legal_hold", "verify_status"]
     search_fields = ["project__slug", "storage_path", "sha256"]
     list_select_related = ["project", "job"]
     show_full_result_count = False
     ordering = ["-created_at", "-id"]
     actions = [
         "verify",
+        "download",
         "restore_into_new_project",
         "delete_backups",
         "place_legal_hold",
         "release_legal_hold",
     ]
+    # The page's buttons: the same actions on this one backup (ObjectActionsMixin).
+    object_actions = ["download", "verify"]
+    change_form_template = "admin/backups/backup/change_form.html"
     readonly_fields = [
         "id",
-        "project",
+        "project_page",
         "job_link",
         "format",
         "compressed",
         "compression",
         "storage_path",
-        "size_bytes",
+        "human_size",
         "sha256",
         "table_count",
         "table_rows",
-        "created_at",
-        "expires_at",
+        "created_exact",
+        "expires_exact",
         "legal_hold",
-        "verified_at",
+        "verification",
+        "checked_exact",
+        "verified_exact",
+        "verify_error",
         "storage_parts",
         "delete_error",
         "delete_attempts",
     ]
 
+    fields = list(readonly_fields)  # the page shows these only, each once
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Backup) -> str:
+        return exact_time(obj.created_at, relative=False)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: Backup) -> str:
+        return timezone.localtime(obj.expires_at).strftime("%Y-%m-%d")
+
+    @admin.display(description="format")
+    def format_codec(self, obj: Backup) -> str:
+        return f"{obj.format} · {obj.compression}"
+
+    @admin.display(description="created")
+    def created_exact(self, obj: Backup) -> str:
+        return exact_time(obj.created_at)
+
+    @admin.display(description="expires")
+    def expires_exact(self, obj: Backup) -> str:
+        return exact_time(obj.expires_at)
+
+    @admin.display(description="last checked")
+    def checked_exact(self, obj: Backup) -> str:
+        return exact_time(obj.verify_checked_at)
+
+    @admin.display(description="last passed")
+    def verified_exact(self, obj: Backup) -> str:
+        return exact_time(obj.verified_at)
+
     @admin.display(description="project", ordering="project__slug")
     def project_link(self, obj: Backup) -> str:
-        return format_html('<a href="{}">{}</a>', project_backups_url(obj.project_id), obj.project)
+        """Link the list's project column to that project's backups (a column of its own)."""
+        url = project_backups_url(obj.project_id)
+        return format_html(
+            '<a href="{}" class="project-link" title="This project\'s backups">{}</a>',
+            url,
+            obj.project,
+        )
+
+    @admin.display(description="project")
+    def project_page(self, obj: Backup) -> str:
+        url = reverse("admin:controlplane_project_change", args=[obj.project_id])
+        return format_html('<a href="{}">{}</a>', url, obj.project)
+
+    @admin.display(description="verification", ordering="verify_status")
+    def verification(self, obj: Backup) -> str:
+        """Render the latest check's outcome: passed, failed (why in the title) or never."""
+        badge = status_badge(obj.verify_status, obj.verify_status)
+        if obj.verify_status == VerifyStatus.FAILED:
+            return format_html('<span title="{}">{}</span>', obj.verify_error, badge)
+        return badge
 
     @admin.display(description="job")
     def job_link(self, obj: Backup) -> str:
@@ -114,6 +169,26 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "—"
         url = reverse("admin:jobs_job_change", args=[obj.job_id])
         return format_html('<a href="{}">{}</a>', url, obj.job_id)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Show the backup with its Download and Verify buttons (where permitted)."""
+        backup = self.get_object(request, object_id)
+        extra: dict[str, Any] = dict(extra_context or {})
+        if backup is not None:
+            extra.update(
+                {
+                    f"{name}_url": self.object_action_url(backup, name)
+                    for name in self.object_actions
+                    if self.object_action_allowed(request, name)
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -135,42 +210,46 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="size", ordering="size_bytes")
     def human_size(self, obj: Backup) -> str:
-        return filesizeformat(obj.size_bytes)
+        return format_html(
+            '<span title="{} bytes">{}</span>', obj.size_bytes, filesizeformat(obj.size_bytes)
+        )
 
     @admin.display(description="SHA-256")
     def short_sha256(self, obj: Backup) -> str:
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:12])
 
-    @admin.display(description="verified", boolean=True, ordering="verified_at")
-    def verified(self, obj: Backup) -> bool:
-        return obj.verified_at is not None
-
-    def get_list_display(self, request: HttpRequest) -> list[Any]:
-        if not request.user.has_perm("backups.download_backup"):
-            return list(self.list_display)
-        # Links are signed for the user viewing the page, so each download audits to them.
-        issued_to = f"user:{request.user.pk}"
-
-        @admin.display(description="download")
-        def download(obj: Backup) -> str:
-            link = backup_download_link(backup=obj, issued_to=issued_to)
-            return format_html('<a href="{}" rel="noopener">download</a>', link.path)
-
-        return [*self.list_display, download]
-
     def has_manage_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("backups.manage_backup")
 
+    def has_download_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backups.download_backup")
+
     @admin.action(description="Verify selected backups (restore check)", permissions=["manage"])
     def verify(self, request: HttpRequest, queryset: QuerySet[Backup]) -> None:
-        queued = backup_verify_request(
-            backup_ids=list(queryset.values_list("pk", flat=True)), actor=acting_user(request)
-        )
+        ids = model_ids(queryset)
+        queued = backup_verify_request(backup_ids=ids, actor=acting_user(request))
         self.message_user(
             request,
             f"Queued verification of {queued} backup(s); the verify_backup jobs show the outcome.",
             messages.SUCCESS,
         )
+        if queued < len(ids):
+            self.message_user(
+                request,
+                f"{len(ids) - queued} backup(s) already had a check pending or running.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Download (one backup; a fresh link)", permissions=["download"])
+    def download(self, request: HttpRequest, queryset: QuerySet[Backup]) -> HttpResponse | None:
+        """Mint a fresh, audited download link for the one selected backup and follow it."""
+        backups = list(queryset[:2])
+        user = acting_user(request)
+        if len(backups) != 1 or user is None:
+            self.message_user(request, "Select exactly one backup to download.", messages.WARNING)
+            return None
+        link = backup_download_link_grant(backup=backups[0], actor=user)
+        return HttpResponseRedirect(link.path)
 
     def has_restore_permission(self, request: HttpRequest) -> bool:
         user = request.user
@@ -246,90 +325,3 @@ class BackupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             actor=acting_user(request),
         )
         self.message_user(request, f"Released legal hold on {changed} backup(s).", messages.SUCCESS)
-
-
-@admin.register(BackupSchedule)
-class BackupScheduleAdmin(admin.ModelAdmin):
-    """Daily backups per project; saving and deleting go through the schedule services."""
-
-    list_display = ["project", "hour_utc", "format", "compress", "enabled", "backups_link"]
-    list_filter = ["enabled", "format", "hour"]
-    search_fields = ["project__slug"]
-    list_select_related = ["project"]
-    show_full_result_count = False
-    fields = ["project", "hour", "format", "compress", "enabled"]
-    actions = ["enable_schedules", "disable_schedules", "delete_schedules"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["project"] if obj is not None else []
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # replaced by delete_schedules (audited)
-        return actions
-
-    @admin.display(description="hour (UTC)", ordering="hour")
-    def hour_utc(self, obj: BackupSchedule) -> str:
-        return f"{obj.hour:02d}:00"
-
-    @admin.display(description="backups")
-    def backups_link(self, obj: BackupSchedule) -> str:
-        return format_html('<a href="{}">backups</a>', project_backups_url(obj.project_id))
-
-    def save_model(
-        self, request: HttpRequest, obj: BackupSchedule, form: Any, change: bool
-    ) -> None:
-        saved = backup_schedule_set(
-            project=obj.project,
-            hour=obj.hour,
-            format=obj.format,
-            compress=obj.compress,
-            enabled=obj.enabled,
-            actor=acting_user(request),
-        )
-        obj.pk = saved.pk
-
-    def delete_model(self, request: HttpRequest, obj: BackupSchedule) -> None:
-        backup_schedule_delete(schedule_ids=[obj.pk], actor=acting_user(request))
-
-    @admin.action(description="Enable selected schedules", permissions=["change"])
-    def enable_schedules(self, request: HttpRequest, queryset: QuerySet[BackupSchedule]) -> None:
-        changed = backup_schedule_enable(
-            schedule_ids=list(queryset.values_list("pk", flat=True)),
-            enabled=True,
-            actor=acting_user(request),
-        )
-        self.message_user(request, f"Enabled {changed} schedule(s).", messages.SUCCESS)
-
-    @admin.action(description="Disable selected schedules", permissions=["change"])
-    def disable_schedules(self, request: HttpRequest, queryset: QuerySet[BackupSchedule]) -> None:
-        changed = backup_schedule_enable(
-            schedule_ids=list(queryset.values_list("pk", flat=True)),
-            enabled=False,
-            actor=acting_user(request),
-        )
-        self.message_user(request, f"Disabled {changed} schedule(s).", messages.SUCCESS)
-
-    @admin.action(description="Delete selected schedules", permissions=["delete"])
-    def delete_schedules(self, request: HttpRequest, queryset: QuerySet[BackupSchedule]) -> None:
-        deleted = backup_schedule_delete(
-            schedule_ids=list(queryset.values_list("pk", flat=True)), actor=acting_user(request)
-        )
-        self.message_user(request, f"Deleted {deleted} schedule(s).", messages.SUCCESS)
-
-
-@admin.register(ExportRequest)
-class ExportRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Idempotency-Keys of export requests and the job each was answered with (24 h)."""
-
-    list_display = ["idempotency_key", "project", "job_link", "created_at"]
-    search_fields = ["project__slug", "idempotency_key"]
-    list_select_related = ["project"]
-    show_full_result_count = False
-    fields = ["project", "idempotency_key", "body_sha256", "job_link", "created_at"]
-    readonly_fields = ["project", "idempotency_key", "body_sha256", "job_link", "created_at"]
-
-    @admin.display(description="job")
-    def job_link(self, obj: ExportRequest) -> str:
-        url = reverse("admin:jobs_job_change", args=[obj.job_id])
-        return format_html('<a href="{}">{}</a>', url, obj.job_id)

@@ -24,6 +24,12 @@ class Compression(models.TextChoices):
     NONE = "none", "Uncompressed"
 
 
+class VerifyStatus(models.TextChoices):
+    NEVER = "never", "Never verified"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
 class Backup(models.Model):
     """One pg_dump of a tenant schema, stored in STORAGES["backups"]."""
 
@@ -52,7 +58,20 @@ class Backup(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     legal_hold = models.BooleanField(default=False)
+    # When a restore check last passed (the API's field); the outcome of the latest check,
+    # passed or failed, is in verify_status / verify_checked_at / verify_error.
     verified_at = models.DateTimeField(null=True, blank=True)
+    # db_default: raw inserts (seed_synthetic) and code older than the columns keep working.
+    verify_status = models.CharField(
+        "verification",
+        max_length=6,
+        choices=VerifyStatus.choices,
+        default=VerifyStatus.NEVER,
+        db_default=VerifyStatus.NEVER,
+    )
+    verify_checked_at = models.DateTimeField(null=True, blank=True)
+    # Why the latest check failed (an error message safe to show; never a secret).
+    verify_error = models.TextField(blank=True, default="", db_default="")
     # Where the storage keeps the file's pieces (Telegram: file and message ids per part).
     storage_parts = models.JSONField(default=list, blank=True)
     # Set when storage refused or failed to delete the file; retention then stops trying
@@ -79,6 +98,7 @@ class Backup(models.Model):
                 fields=["-created_at"], condition=Q(legal_hold=True), name="backup_held_idx"
             ),
             models.Index(fields=["format", "-created_at"], name="backup_format_idx"),
+            models.Index(fields=["verify_status", "-created_at"], name="backup_verify_idx"),
         ]
         constraints = [
             # One backup per export job: a retried job finds its backup instead of a second.
@@ -95,6 +115,9 @@ class Backup(models.Model):
                 condition=Q(compressed=True, compression__in=["gzip", "zstd"])
                 | Q(compressed=False, compression="none"),
                 name="backup_compressed_matches_codec",
+            ),
+            models.CheckConstraint(
+                condition=Q(verify_status__in=VerifyStatus.values), name="backup_verify_valid"
             ),
             models.CheckConstraint(condition=Q(size_bytes__gte=0), name="backup_size_nonneg"),
             models.CheckConstraint(condition=Q(table_count__gte=0), name="backup_tables_nonneg"),

@@ -54,3 +54,8 @@ def export_request_replays(
         body_sha256=fingerprint,
         created_at__gt=recorded_after,
     ).exists()
+
+
+def project_backups_latest(*, project_id: int, limit: int = 10) -> list[Backup]:
+    """Return the project's newest backups (backup_project_created_idx)."""
+    return list(Backup.objects.filter(project_id=project_id).order_by("-created_at", "-id")[:limit])

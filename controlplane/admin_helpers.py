@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,10 +11,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -34,6 +37,7 @@ BADGE_COLOURS: Mapping[str, str] = {
     "processing": _PURPLE,
     "provisioning": _PURPLE,
     "completed": _GREEN,
+    "passed": _GREEN,
     "active": _GREEN,
     "registered": _GREEN,
     "done": _GREEN,
@@ -43,6 +47,7 @@ BADGE_COLOURS: Mapping[str, str] = {
     "provision_failed": _RED,
     "cancelled": _GREY,
     "skipped": _GREY,
+    "never": _GREY,
     "deregistered": _GREY,
     "compensated": _GREY,
 }
@@ -270,3 +275,76 @@ class ConfirmedActionMixin:
 def model_ids(queryset: QuerySet[Any]) -> list[Any]:
     """Return the primary keys of a queryset (what services take)."""
     return list(queryset.values_list("pk", flat=True))
+
+
+class ObjectActionsMixin:
+    """Buttons on an object's page that run one of its admin's list actions on that object.
+
+    `<pk>/<action>/` (named `<app>_<model>_<action>`) for each name in `object_actions`: the
+    permission is the action's own (`get_actions`), checked on GET and POST (403 otherwise);
+    the action then runs exactly as from the list (a confirmed action shows its confirmation
+    page, which posts back here), and on success the object's page is shown again. Only a
+    POST runs it: a GET (a followed link) just goes back to the object's page.
+    """
+
+    object_actions: Sequence[str] = ()
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        urls = [
+            path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(  # type: ignore[attr-defined]
+                    functools.partial(self.object_action_view, action=name)
+                ),
+                name=f"{opts.app_label}_{opts.model_name}_{name}",
+            )
+            for name in self.object_actions
+        ]
+        return urls + super().get_urls()  # type: ignore[misc]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Answer 403 to a list action posted without its permission.
+
+        Django would ignore it (no actions at all) or say "No action selected"; a direct
+        POST is refused as loudly as a button's URL.
+        """
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        declared = {a if isinstance(a, str) else a.__name__ for a in self.actions or ()}  # type: ignore[attr-defined]
+        if name in declared and name not in self.get_actions(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+    def object_action_allowed(self, request: HttpRequest, action: str) -> bool:
+        """Return True when the user may run `action` (the list action's permission)."""
+        return action in self.get_actions(request)  # type: ignore[attr-defined]
+
+    def object_action_url(self, obj: Model, action: str) -> str:
+        """Return the URL of `action`'s button on `obj`'s page."""
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_{action}", args=[obj.pk])
+
+    def object_action_view(
+        self, request: HttpRequest, object_id: str, *, action: str
+    ) -> HttpResponse:
+        """Run the list action `action` on one object; 403 without its permission."""
+        if action not in self.object_actions or not self.object_action_allowed(request, action):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        if obj is None:
+            raise Http404
+        opts = self.model._meta  # type: ignore[attr-defined]
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        func = self.get_actions(request)[action][0]  # type: ignore[attr-defined]
+        queryset = self.get_queryset(request).filter(pk=obj.pk)  # type: ignore[attr-defined]
+        response = func(self, request, queryset)
+        if isinstance(response, TemplateResponse) and response.context_data is not None:
+            # A confirmation page's "back" returns to this object, not to the list.
+            response.context_data["cancel_url"] = change_url
+        if response is not None:
+            return cast(HttpResponse, response)
+        return HttpResponseRedirect(change_url)

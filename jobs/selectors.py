@@ -49,3 +49,8 @@ def jobs_status_summary() -> dict[str, Any]:
 def clusters_live() -> list[dict[str, Any]]:
     """Return each live qcluster: id, host, status, worker pids, uptime (best effort)."""
     return live_cluster_details()
+
+
+def project_jobs_latest(*, project_id: int, limit: int = 10) -> list[Job]:
+    """Return the project's newest jobs (job_project_created_idx)."""
+    return list(Job.objects.filter(project_id=project_id).order_by("-created_at")[:limit])

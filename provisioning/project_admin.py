@@ -8,7 +8,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
@@ -18,8 +17,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backups.selectors import project_backups_latest
 from controlplane.admin_helpers import (
     ConfirmedActionMixin,
+    ObjectActionsMixin,
     QuickListMixin,
     ReadOnlyAdminMixin,
     ReasonForm,
@@ -30,8 +31,9 @@ from controlplane.admin_helpers import (
 )
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import project_reactivate, project_suspend, validate_project_slug
+from jobs.selectors import project_jobs_latest
 from provisioning.models import KEY_PREFIX_PATTERN, ServiceName
-from provisioning.selectors import key_state, project_provisioning_overview
+from provisioning.selectors import api_key_counts, key_state, project_provisioning_overview
 from provisioning.serializers import MAX_GRACE_PERIOD_SECONDS
 from provisioning.services import (
     api_key_rotation_request,
@@ -41,6 +43,9 @@ from provisioning.services import (
 from provisioning.services.requests import DEFAULT_GRACE_PERIOD_SECONDS, ROTATABLE_STATUSES
 
 TEMPLATES = "admin/controlplane/project"
+LATEST_SHOWN = 10
+# While provisioning runs, the page reloads itself this often (seconds).
+PROVISIONING_REFRESH_SECONDS = 3
 
 
 class ProvisionProjectForm(forms.Form):
@@ -108,7 +113,9 @@ def _form_errors(form: forms.Form, exc: ValidationError) -> None:
 
 
 @admin.register(Project)
-class ProjectAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProjectAdmin(
+    ObjectActionsMixin, QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Projects: added through provisioning, read-only afterwards, changed by actions."""
 
     list_display = ["slug", "name", "status_badge", "region", "schema_name", "created"]
@@ -130,6 +137,8 @@ class ProjectAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, adm
         "suspended_reason",
     ]
     actions = ["suspend", "reactivate", "rotate_keys", "retry_provisioning"]
+    # The page's buttons: the same actions on this one project (ObjectActionsMixin).
+    object_actions = ("suspend", "reactivate", "rotate_keys", "retry_provisioning")
     change_form_template = f"{TEMPLATES}/change_form_provisioning.html"
 
     @admin.display(description="status", ordering="status")
@@ -210,23 +219,46 @@ class ProjectAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, adm
         project = self.get_object(request, object_id)
         extra: dict[str, Any] = dict(extra_context or {})
         if project is not None:
-            overview = project_provisioning_overview(project=project)
-            extra.update(
-                provisioning=overview,
-                key_rows=[(k, key_state(k)) for k in overview["keys"]],
-                jobs_url=reverse("admin:jobs_job_changelist") + f"?project__id__exact={project.pk}",
-                keys_url=reverse("admin:provisioning_apikey_changelist")
-                + f"?project__id__exact={project.pk}",
-                reveal_url=reverse("admin:provisioning_apikey_reveal", args=[project.pk]),
-                can_reveal=request.user.has_perm("provisioning.issue_apikey"),
-                can_rotate=self.has_rotate_keys_permission(request)
-                and project.status in ROTATABLE_STATUSES,
-                can_retry_provisioning=self.has_retry_provisioning_permission(request)
-                and project.status == ProjectStatus.PROVISION_FAILED,
-                changelist_url=reverse("admin:controlplane_project_changelist"),
-                action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
-            )
+            extra.update(self._page_context(request, project))
         return super().change_view(request, object_id, form_url, extra)
+
+    def _page_context(self, request: HttpRequest, project: Project) -> dict[str, Any]:
+        """Return what the project's page shows beside its fields, and the buttons it offers."""
+        overview = project_provisioning_overview(project=project)
+        buttons = {
+            # Each button only where its action is legal for this project and permitted.
+            "suspend": project.status == ProjectStatus.ACTIVE,
+            "reactivate": project.status == ProjectStatus.SUSPENDED,
+            "rotate_keys": project.status in ROTATABLE_STATUSES,
+            "retry_provisioning": project.status == ProjectStatus.PROVISION_FAILED,
+        }
+        urls = {
+            f"{name}_url": self.object_action_url(project, name)
+            for name, legal in buttons.items()
+            if legal and self.object_action_allowed(request, name)
+        }
+        return {
+            **urls,
+            "provisioning": overview,
+            "key_rows": [(k, key_state(k)) for k in overview["keys"]],
+            "key_counts": api_key_counts(project=project),
+            "latest_jobs": project_jobs_latest(project_id=project.pk, limit=LATEST_SHOWN)
+            if request.user.has_perm("jobs.view_job")
+            else None,
+            "latest_backups": project_backups_latest(project_id=project.pk, limit=LATEST_SHOWN)
+            if request.user.has_perm("backups.view_backup")
+            else None,
+            "jobs_url": reverse("admin:jobs_job_changelist") + f"?project__id__exact={project.pk}",
+            "backups_url": reverse("admin:backups_backup_changelist")
+            + f"?project__id__exact={project.pk}",
+            "keys_url": reverse("admin:provisioning_apikey_changelist")
+            + f"?project__id__exact={project.pk}",
+            "reveal_url": reverse("admin:provisioning_apikey_reveal", args=[project.pk]),
+            "can_reveal": request.user.has_perm("provisioning.issue_apikey"),
+            "refresh_seconds": PROVISIONING_REFRESH_SECONDS
+            if project.status == ProjectStatus.PROVISIONING
+            else None,
+        }
 
     def _status_change(
         self, request: HttpRequest, queryset: QuerySet[Project], *, suspend: bool

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from controlplane.models import Project
@@ -141,3 +142,14 @@ def key_state(key: ApiKey) -> str:
     if key.expires_at is not None:
         return "expired" if key.expires_at <= timezone.now() else "expiring"
     return "active"
+
+
+def api_key_counts(*, project: Project) -> dict[str, int]:
+    """Return how many of the project's keys are active, expired and revoked (one query)."""
+    now = timezone.now()
+    live = Q(revoked_at__isnull=True)
+    return ApiKey.objects.filter(project=project).aggregate(
+        active=Count("pk", filter=live & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
+        expired=Count("pk", filter=live & Q(expires_at__lte=now)),
+        revoked=Count("pk", filter=Q(revoked_at__isnull=False)),
+    )

@@ -3,6 +3,7 @@
 from backups.services.exports import (
     backup_delete,
     backup_download_link,
+    backup_download_link_grant,
     backup_download_record,
     backup_export_run,
     backup_legal_hold_set,
@@ -37,6 +38,7 @@ __all__ = [
     "ProjectNotReady",
     "backup_delete",
     "backup_download_link",
+    "backup_download_link_grant",
     "backup_download_record",
     "backup_export_run",
     "backup_legal_hold_set",

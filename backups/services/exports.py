@@ -23,7 +23,7 @@ from backups.errors import (
     ProjectNotActive,
     StorageDeleteRefused,
 )
-from backups.models import Backup, BackupFormat, Compression
+from backups.models import Backup, BackupFormat, Compression, VerifyStatus
 from backups.pgdump import export_schema
 from backups.pgtools import DatabaseParams
 from backups.services.requests import export_requests_prune
@@ -32,6 +32,7 @@ from backups.storage import backups_storage, default_storage_key, validate_stora
 from backups.streaming import Progress, ShouldCancel
 from backups.verify import verify_restore
 from controlplane.models import Project, ProjectStatus
+from controlplane.redaction import redact
 from controlplane.services import audit_log_record
 
 logger = logging.getLogger("backups")
@@ -142,6 +143,23 @@ def _discard_unreferenced(path: str) -> None:
 def backup_download_link(*, backup: Backup, issued_to: str) -> DownloadLink:
     """Return a signed, expiring download link for `backup`."""
     return download_link_issue(backup_id=str(backup.pk), issued_to=issued_to)
+
+
+@transaction.atomic(durable=True)
+def backup_download_link_grant(*, backup: Backup, actor: AbstractBaseUser) -> DownloadLink:
+    """Mint a fresh download link for a staff user and audit that they asked for it.
+
+    The download itself is audited again when the link is used (backup_download_record).
+    """
+    link = backup_download_link(backup=backup, issued_to=f"user:{actor.pk}")
+    audit_log_record(
+        actor=actor,
+        action="backup.download_link",
+        target_type="backup",
+        target_id=str(backup.pk),
+        details={"expires_at": link.expires_at.isoformat()},
+    )
+    return link
 
 
 def backup_notify_email(*, backup: Backup, to: str, link: DownloadLink | None = None) -> str | None:
@@ -281,19 +299,51 @@ def backup_legal_hold_set(
 
 
 def backup_verify(*, backup_id: Any, actor: AbstractBaseUser | None = None) -> Backup:
-    """Check the file's SHA-256, restore it into a scratch database and compare; set verified_at."""
+    """Check the file's SHA-256, restore it into a scratch database and compare; record the outcome.
+
+    A pass sets verified_at; a failure records why (and re-raises, so the job shows it too).
+    """
     backup = Backup.objects.select_related("project").get(pk=backup_id)
-    verify_restore(
-        backup,
-        backups_storage(),
-        DatabaseParams.from_alias(),
-        timeout=float(settings.BACKUPS_TIMEOUT),
-    )
+    try:
+        verify_restore(
+            backup,
+            backups_storage(),
+            DatabaseParams.from_alias(),
+            timeout=float(settings.BACKUPS_TIMEOUT),
+        )
+    except Exception as exc:
+        _record_verify_failure(backup, exc, actor=actor)
+        raise
+    now = timezone.now()
     with transaction.atomic(durable=True):
         # Fenced on the checksum: a file replaced meanwhile is not marked verified.
-        Backup.objects.filter(pk=backup.pk, sha256=backup.sha256).update(verified_at=timezone.now())
+        Backup.objects.filter(pk=backup.pk, sha256=backup.sha256).update(
+            verified_at=now,
+            verify_status=VerifyStatus.PASSED,
+            verify_checked_at=now,
+            verify_error="",
+        )
         audit_log_record(
             actor=actor, action="backup.verify", target_type="backup", target_id=str(backup.pk)
         )
     backup.refresh_from_db()
     return backup
+
+
+def _record_verify_failure(
+    backup: Backup, exc: Exception, *, actor: AbstractBaseUser | None
+) -> None:
+    """Record a failed check: a BackupError's message (safe to show), else the error type only."""
+    why = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__} during the check"
+    why = redact(why)[:2000]
+    with transaction.atomic(durable=True):
+        Backup.objects.filter(pk=backup.pk, sha256=backup.sha256).update(
+            verify_status=VerifyStatus.FAILED, verify_checked_at=timezone.now(), verify_error=why
+        )
+        audit_log_record(
+            actor=actor,
+            action="backup.verify_failed",
+            target_type="backup",
+            target_id=str(backup.pk),
+            details={"error": why[:500]},
+        )

@@ -296,7 +296,7 @@ def test_verify_backup__job_sets_verified_at(
     assert job.status == JobStatus.COMPLETED, job.last_error
     assert job.project == project
     backup.refresh_from_db()
-    assert backup.verified_at is not None
+    assert backup.verified_at is not None and backup.verify_status == "passed"
     assert job.result == {
         "backup_id": str(backup.pk),
         "verified_at": backup.verified_at.isoformat(),
@@ -319,7 +319,10 @@ def test_verify_backup__corrupted_file_fails_permanently(
 
     assert job.status == JobStatus.FAILED and job.attempts == 1
     assert "does not match its recorded SHA-256" in job.last_error
-    assert Backup.objects.get(pk=backup.pk).verified_at is None
+    failed = Backup.objects.get(pk=backup.pk)
+    assert failed.verified_at is None and failed.verify_status == "failed"
+    assert "does not match its recorded SHA-256" in failed.verify_error
+    assert AuditLog.objects.get(action="backup.verify_failed").actor_id == staff_user.pk
 
 
 def test_backup_verify_request__one_active_check_per_backup(tenant: Any) -> None:

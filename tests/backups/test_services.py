@@ -114,9 +114,13 @@ def test_backup_verify__restores_and_sets_verified_at(
     backup = backup_export_run(project=project, format=format, compress=compress)
     assert backup.verified_at is None
 
+    assert backup.verify_status == "never"
+
     verified = backup_verify(backup_id=backup.pk)
 
     assert verified.verified_at is not None
+    assert (verified.verify_status, verified.verify_error) == ("passed", "")
+    assert verified.verify_checked_at == verified.verified_at
     assert scratch_databases() == [] and tool_sessions() == 0
     assert AuditLog.objects.filter(action="backup.verify", target_id=str(backup.pk)).exists()
 
@@ -135,9 +139,33 @@ def test_backup_verify__flipped_byte_fails_before_restoring(
     with pytest.raises(BackupCorrupted, match="SHA-256"):
         backup_verify(backup_id=backup.pk)
 
-    assert Backup.objects.get(pk=backup.pk).verified_at is None
+    failed = Backup.objects.get(pk=backup.pk)
+    assert failed.verified_at is None
+    assert failed.verify_status == "failed" and failed.verify_checked_at is not None
+    assert "does not match its recorded SHA-256" in failed.verify_error
     assert scratch_databases() == []
     assert not AuditLog.objects.filter(action="backup.verify").exists()
+    audit = AuditLog.objects.get(action="backup.verify_failed", target_id=str(backup.pk))
+    assert "SHA-256" in audit.details["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_verify__a_pass_after_a_failure_clears_the_error(
+    tenant: Any, backup_store: Path
+) -> None:
+    project = tenant("acme-shop")
+    backup = backup_export_run(project=project, format="sql", compress=False)
+    path = backup_store / backup.storage_path
+    good = path.read_bytes()
+    path.write_bytes(good + b"-- tampered\n")
+    with pytest.raises(BackupCorrupted):
+        backup_verify(backup_id=backup.pk)
+    assert Backup.objects.get(pk=backup.pk).verify_status == "failed"
+    path.write_bytes(good)
+
+    verified = backup_verify(backup_id=backup.pk)
+
+    assert (verified.verify_status, verified.verify_error) == ("passed", "")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,5 +175,7 @@ def test_backup_verify__row_count_mismatch_detected_and_scratch_dropped(tenant: 
     Backup.objects.filter(pk=backup.pk).update(table_rows={**backup.table_rows, "orders": 299})
     with pytest.raises(VerificationMismatch, match="orders"):
         backup_verify(backup_id=backup.pk)
-    assert Backup.objects.get(pk=backup.pk).verified_at is None
+    failed = Backup.objects.get(pk=backup.pk)
+    assert failed.verified_at is None and failed.verify_status == "failed"
+    assert "row counts differ in ['orders']" in failed.verify_error
     assert scratch_databases() == [] and tool_sessions() == 0
