@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, path
 
 from console import views
-from controlplane.admin_history import with_audit_history
+from controlplane.admin_history import with_console_mixins
 
 INTERNAL_APPS = {"django_q"}
 INTERNALS_LABEL = "Task queue internals (django-q2; Jobs are the record)"
@@ -22,9 +22,9 @@ class ConsoleAdminSite(admin.AdminSite):
     site_url = None  # there is no public site at "/": no "View site" link to a 404
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        """Register as usual, giving every ModelAdmin the audit log's History page."""
+        """Register as usual, giving every ModelAdmin audit History and action 403s."""
         super().register(
-            model_or_iterable, with_audit_history(admin_class or admin.ModelAdmin), **options
+            model_or_iterable, with_console_mixins(admin_class or admin.ModelAdmin), **options
         )
 
     def get_urls(self) -> list[URLResolver | URLPattern]:

@@ -43,13 +43,15 @@ class AutocompleteListFilter(admin.RelatedFieldListFilter):
     ) -> None:
         super().__init__(field, request, params, model, model_admin, field_path)
         chosen = str(self.lookup_val[-1]) if self.lookup_val else ""
-        widget = AutocompleteSelect(field, model_admin.admin_site)
-        if chosen.isdigit():
-            remote = field.remote_field.model._default_manager.filter(pk=chosen)
-            widget.choices = [(obj.pk, str(obj)) for obj in remote]
+        # A model choice field gives the widget its queryset: it renders the chosen row only.
+        widget = forms.ModelChoiceField(
+            queryset=field.remote_field.model._default_manager.all(),
+            widget=AutocompleteSelect(field, model_admin.admin_site),
+            required=False,
+        ).widget
         self.widget_html = widget.render(
             f"{field_path}-autocomplete",
-            chosen or None,
+            chosen if chosen.isdigit() else None,
             attrs={
                 "class": "autocomplete-filter",
                 "data-lookup": self.lookup_kwarg,

@@ -1,4 +1,5 @@
-"""'History' on every admin page: the object's audit rows, from the console's AdminSite."""
+"""What the console's AdminSite gives every ModelAdmin: History from the audit log, and a
+403 for a changelist action the user may not run (Django would just say "No action selected")."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django.contrib.admin import ModelAdmin
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -47,12 +49,29 @@ def _all_rows_url(obj: Any) -> str:
     return f"{changelist}?{urlencode({'q': str(obj.pk)})}"
 
 
-def with_audit_history(admin_class: type[ModelAdmin[Any]]) -> type[ModelAdmin[Any]]:
-    """Return `admin_class` with AuditHistoryMixin in front (itself if it has it already)."""
-    if issubclass(admin_class, AuditHistoryMixin):
+class ActionPermissionMixin:
+    """Answer 403 to a posted changelist action the user lacks the permission for."""
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        admin: ModelAdmin[Any] = self  # type: ignore[assignment]
+        action = request.POST.get("action", "") if request.method == "POST" else ""
+        if action and action not in admin.get_actions(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+
+class ConsoleModelAdminMixin(ActionPermissionMixin, AuditHistoryMixin):
+    """Everything the console adds to each registered ModelAdmin."""
+
+
+def with_console_mixins(admin_class: type[ModelAdmin[Any]]) -> type[ModelAdmin[Any]]:
+    """Return `admin_class` with ConsoleModelAdminMixin in front (itself if it has it)."""
+    if issubclass(admin_class, ConsoleModelAdminMixin):
         return admin_class
     return type(
         admin_class.__name__,
-        (AuditHistoryMixin, admin_class),
+        (ConsoleModelAdminMixin, admin_class),
         {"__module__": admin_class.__module__},
     )
