@@ -19,6 +19,14 @@ OPERATOR_GROUP = "operators"
 # Our apps: their view_* permissions make the viewer (django-q2's and axes' are left out).
 ROLE_APPS = ("controlplane", "jobs", "provisioning", "backups", "backfill", "console")
 
+# Secret stores no role reads: tenant passwords and keys awaiting their reveal (encrypted),
+# and the cache table (rate-limit counters, pickled values). None has an admin page.
+WITHHELD_VIEWS = (
+    "provisioning.view_tenantdatabasecredential",
+    "provisioning.view_apikeyreveal",
+    "controlplane.view_cacheentry",
+)
+
 # Every permission behind an admin action, button or staff endpoint that changes something
 # (or, for download_backup, hands out a file). jobs.pause_jobtype and jobs.run_job are
 # granted where the jobs app declares them.
@@ -43,8 +51,14 @@ def _permissions(q: Q) -> list[Permission]:
 
 
 def viewer_permissions() -> list[Permission]:
-    """Return every view_* permission of our apps."""
-    return _permissions(Q(content_type__app_label__in=ROLE_APPS, codename__startswith="view_"))
+    """Return every view_* permission of our apps but the secret stores'."""
+    withheld = Q()
+    for name in WITHHELD_VIEWS:
+        app_label, codename = name.split(".")
+        withheld |= Q(content_type__app_label=app_label, codename=codename)
+    return _permissions(
+        Q(content_type__app_label__in=ROLE_APPS, codename__startswith="view_") & ~withheld
+    )
 
 
 def operator_permissions() -> list[Permission]:
