@@ -73,5 +73,5 @@ def with_console_mixins(admin_class: type[ModelAdmin[Any]]) -> type[ModelAdmin[A
     return type(
         admin_class.__name__,
         (ConsoleModelAdminMixin, admin_class),
-        {"__module__": admin_class.__module__},
+        {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
     )
