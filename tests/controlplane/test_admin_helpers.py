@@ -37,7 +37,7 @@ def test_status_badge__escapes_and_colours() -> None:
 
 
 def test_project_admin__one_registration_from_provisioning() -> None:
-    # The console's site puts its mixins in front of every ModelAdmin (controlplane/admin_history.py).
+    # The console site puts its mixins in front of every ModelAdmin (admin_history.py).
     registered = type(admin.site.get_model_admin(Project))
     assert registered.__bases__[1] is ProjectAdmin
     actions = ProjectAdmin.actions
