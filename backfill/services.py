@@ -38,7 +38,7 @@ from backfill.providers import provider_configs
 from backfill.rollup import backfill_stats_compact
 from backfill.selectors import backfill_candidates
 from controlplane.redaction import redact
-from controlplane.services import audit_log_record
+from controlplane.services import audit_bulk_id, audit_log_record
 from jobs.services import JobSpec, enqueue_jobs_bulk, job_retry
 
 # Enqueue one job per month, in order; return the jobs' ids.
@@ -269,9 +269,15 @@ def _claim(
 def _audit_months(
     *, months: Iterable[tuple[int, int]], action: str, actor: AbstractBaseUser | None
 ) -> None:
-    for year, month in months:
+    pairs = list(months)
+    bulk_id = audit_bulk_id(pairs)
+    for year, month in pairs:
         audit_log_record(
-            actor=actor, action=action, target_type="backfill_log", target_id=f"{year}-{month:02d}"
+            actor=actor,
+            action=action,
+            target_type="backfill_log",
+            target_id=f"{year}-{month:02d}",
+            bulk_id=bulk_id,
         )
 
 

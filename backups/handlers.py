@@ -43,6 +43,8 @@ _RESTORE_RETRY = RetryPolicy(base=5.0, factor=2.0, cap=60.0)
     payload=ExportBackupPayload,
     max_attempts=3,
     timeout=settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
+    # A person's address, and where in storage the dump sits: operators only.
+    sensitive=("notify_email", "storage_path"),
 )
 def export_backup(ctx: JobContext) -> dict[str, Any]:
     """Export the project's schema to storage; return the backup and a signed download link."""

@@ -109,6 +109,7 @@ def backup_schedule_set(
         action="backup_schedule.set",
         target_type="project",
         target_id=str(project.pk),
+        project=project,
         details={"hour": hour, "format": format, "compress": compress, "enabled": enabled},
     )
     return schedule
@@ -133,6 +134,7 @@ def backup_schedule_enable(
             action="backup_schedule.enable" if enabled else "backup_schedule.disable",
             target_type="project",
             target_id=str(project_id),
+            project=project_id,
         )
     return changed
 
@@ -151,5 +153,6 @@ def backup_schedule_delete(*, schedule_ids: Iterable[Any], actor: AbstractBaseUs
             action="backup_schedule.delete",
             target_type="project",
             target_id=str(project_id),
+            project=project_id,
         )
     return deleted

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, path
 
 from console import views
+from controlplane.admin_history import with_console_mixins
 
 INTERNAL_APPS = {"django_q"}
 INTERNALS_LABEL = "Task queue internals (django-q2; Jobs are the record)"
@@ -19,6 +20,12 @@ class ConsoleAdminSite(admin.AdminSite):
     site_title = "Control plane"
     index_title = "Operations dashboard"
     site_url = None  # there is no public site at "/": no "View site" link to a 404
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Register as usual, giving every ModelAdmin audit History and action 403s."""
+        super().register(
+            model_or_iterable, with_console_mixins(admin_class or admin.ModelAdmin), **options
+        )
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         console = [

@@ -89,6 +89,16 @@ class AuditLog(models.Model):
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)
     target_id = models.CharField(max_length=64)
+    # The project the action concerns (its own row, or one of its backups, jobs, keys):
+    # what "History" on a project and the audit list's project filter read.
+    project = models.ForeignKey(
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # covered by audit_project_idx
+    )
     reason = models.TextField(blank=True, default="")
     details = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(auto_now_add=True)
@@ -100,6 +110,7 @@ class AuditLog(models.Model):
             models.Index(fields=["action", "-at"], name="audit_action_idx"),
             models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
             models.Index(fields=["actor_label", "-at"], name="audit_actor_idx"),
+            models.Index(fields=["project", "-at"], name="audit_project_idx"),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -38,18 +39,33 @@ def audit_log_record(
     target_id: str,
     reason: str = "",
     details: dict[str, Any] | None = None,
+    project: Project | int | None = None,
+    bulk_id: str = "",
 ) -> AuditLog:
-    """Write one audit row; `actor=None` means the system did it."""
+    """Write one audit row; `actor=None` means the system did it.
+
+    `project` is the project the action concerns (its History and the audit filter read
+    it); `bulk_id` (from `audit_bulk_id`) ties together the rows of one bulk action.
+    """
+    details = dict(details or {})
+    if bulk_id:
+        details["bulk_id"] = bulk_id
     return AuditLog.objects.create(
         actor_id=actor.pk if actor is not None else None,
         actor_label=actor.get_username() if actor is not None else AuditLog.SYSTEM,
         action=action,
         target_type=target_type,
         target_id=str(target_id),
+        project_id=project.pk if isinstance(project, Project) else project,
         # Reasons and details may quote an error (an SMTP server echoing credentials).
         reason=redact(reason),
-        details=redact_data(details or {}),
+        details=redact_data(details),
     )
+
+
+def audit_bulk_id(ids: Sequence[Any]) -> str:
+    """Return a fresh id shared by the audit rows of one action on several objects, else ""."""
+    return uuid.uuid4().hex if len(ids) > 1 else ""
 
 
 @transaction.atomic  # joins a caller's transaction: provisioning enqueues its job beside it
@@ -76,7 +92,13 @@ def project_create(
         status=status,
         suspended_at=timezone.now() if status == ProjectStatus.SUSPENDED else None,
     )
-    audit_log_record(actor=actor, action="project.create", target_type="project", target_id=slug)
+    audit_log_record(
+        actor=actor,
+        action="project.create",
+        target_type="project",
+        target_id=slug,
+        project=project,
+    )
     return project
 
 
@@ -99,11 +121,18 @@ def _project_transition(
     """Apply `changes` to the projects among `project_ids` still in `source`; audit each."""
     candidates = Project.objects.filter(pk__in=list(project_ids), status=source)
     # Lock first so the conditional UPDATE changes exactly the rows we audit.
-    slugs = list(candidates.select_for_update().values_list("slug", flat=True))
+    rows = list(candidates.select_for_update().values_list("pk", "slug"))
     changed = candidates.update(**changes)
-    for slug in slugs:
+    bulk_id = audit_bulk_id(rows)
+    for pk, slug in rows:
         audit_log_record(
-            actor=actor, action=action, target_type="project", target_id=slug, reason=reason
+            actor=actor,
+            action=action,
+            target_type="project",
+            target_id=slug,
+            reason=reason,
+            project=pk,
+            bulk_id=bulk_id,
         )
     return changed
 

@@ -34,7 +34,7 @@ from jobs.admin_filters import (
     job_search,
 )
 from jobs.models import Job, JobAttempt, JobStatus
-from jobs.registry import find_handler
+from jobs.registry import find_handler, payload_for_reader
 from jobs.services import job_cancel, job_retry, job_run_now
 
 JSON_LIMIT = 20_000
@@ -170,6 +170,7 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         "last_error",
         "attempts_table",
         "payload_pretty",
+        "payload_for_viewer",
         "result_pretty",
         "progress_pretty",
         "idempotency_key",
@@ -333,6 +334,29 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     @admin.display(description="payload")
     def payload_pretty(self, obj: Job) -> str:
         return pretty_json(obj.payload)
+
+    @admin.display(description="payload")
+    def payload_for_viewer(self, obj: Job) -> str:
+        return pretty_json(payload_for_reader(find_handler(obj.type), obj.payload, False))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Show readers without jobs.operate_job the payload with its sensitive fields masked."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("jobs.operate_job"):
+            return fieldsets
+        swap = {"payload_pretty": "payload_for_viewer"}
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [
+                        swap.get(f, f) if isinstance(f, str) else f for f in options["fields"]
+                    ],
+                },
+            )
+            for name, options in fieldsets
+        ]
 
     @admin.display(description="result")
     def result_pretty(self, obj: Job) -> str:

@@ -36,6 +36,8 @@ class HandlerSpec:
     on_retry: Callable[[list[Any]], Any] | None = None
     # What a job works on, for the console: payload -> (admin URL, label), or None.
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
+    # Payload fields readers without jobs.operate_job never see (an address, a storage path).
+    sensitive: tuple[str, ...] = ()
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -75,10 +77,17 @@ def job_handler(
     housekeeping: bool = False,
     on_retry: Callable[[list[Any]], Any] | None = None,
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
+    sensitive: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
+    if isinstance(sensitive, str):
+        raise TypeError("sensitive must be a tuple of field names, not a string")
+    if payload is not None:
+        unknown = sorted(set(sensitive) - set(payload().fields))
+        if unknown:
+            raise ValueError(f"sensitive names fields {unknown} that {payload.__name__} lacks")
 
     def register(func: Handler) -> Handler:
         existing = _registry.get(type)
@@ -94,10 +103,27 @@ def job_handler(
             housekeeping=housekeeping,
             on_retry=on_retry,
             subject=subject,
+            sensitive=tuple(sensitive),
         )
         return func
 
     return register
+
+
+MASK = "•••• (hidden: needs jobs.operate_job)"
+
+
+def payload_for_reader(
+    spec: HandlerSpec | None, payload: Mapping[str, Any] | None, can_operate: bool
+) -> dict[str, Any]:
+    """Return the payload a reader may see: the spec's sensitive fields masked unless operating."""
+    shown = dict(payload or {})
+    if can_operate or spec is None:
+        return shown
+    for name in spec.sensitive:
+        if name in shown:
+            shown[name] = MASK
+    return shown
 
 
 def get_handler(type: str) -> HandlerSpec:

@@ -18,7 +18,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from controlplane.models import Project
-from controlplane.services import audit_log_record
+from controlplane.services import audit_bulk_id, audit_log_record
 from jobs import engine
 from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 from jobs.registry import find_handler, get_handler
@@ -214,9 +214,21 @@ def enqueue_jobs_bulk(*, jobs: Sequence[JobSpec]) -> list[uuid.UUID]:
 def _audit(
     actor: AbstractBaseUser | None, action: str, job_ids: Iterable[Any], reason: str
 ) -> None:
-    for job_id in job_ids:
+    ids = list(job_ids)
+    projects = {
+        str(pk): project_id
+        for pk, project_id in Job.objects.filter(pk__in=ids).values_list("pk", "project_id")
+    }
+    bulk_id = audit_bulk_id(ids)
+    for job_id in ids:
         audit_log_record(
-            actor=actor, action=action, target_type="job", target_id=str(job_id), reason=reason
+            actor=actor,
+            action=action,
+            target_type="job",
+            target_id=str(job_id),
+            reason=reason,
+            project=projects.get(str(job_id)),
+            bulk_id=bulk_id,
         )
 
 

@@ -33,7 +33,7 @@ from backups.streaming import Progress, ShouldCancel
 from backups.verify import verify_restore
 from controlplane.models import Project, ProjectStatus
 from controlplane.redaction import redact
-from controlplane.services import audit_log_record
+from controlplane.services import audit_bulk_id, audit_log_record
 
 logger = logging.getLogger("backups")
 
@@ -185,6 +185,7 @@ def backup_notify_email(*, backup: Backup, to: str, link: DownloadLink | None = 
         action="backup.notify" if error is None else "backup.notify_failed",
         target_type="backup",
         target_id=str(backup.pk),
+        project=backup.project_id,
         details={"to": to, **({"error": error} if error else {})},
     )
     return error
@@ -201,6 +202,7 @@ def backup_download_record(*, backup: Backup, grant: DownloadGrant) -> None:
         action="backup.download",
         target_type="backup",
         target_id=str(backup.pk),
+        project=backup.project_id,
         details={"issued_to": grant.issued_to, "storage_path": backup.storage_path},
     )
 
@@ -216,7 +218,9 @@ def _delete_where(
     """
     deleted = 0
     storage = backups_storage()
-    for pk in list(backup_ids):
+    ids = list(backup_ids)
+    bulk_id = audit_bulk_id(ids)
+    for pk in ids:
         with transaction.atomic(durable=True):
             # The lock makes a concurrent legal hold wait until the file is gone or kept.
             backup = Backup.objects.select_for_update().filter(pk=pk, **conditions).first()
@@ -233,6 +237,8 @@ def _delete_where(
                 action=action,
                 target_type="backup",
                 target_id=str(pk),
+                project=backup.project_id,
+                bulk_id=bulk_id,
                 details={"storage_path": backup.storage_path},
             )
         deleted += 1
@@ -255,6 +261,7 @@ def _record_delete_failure(
         action="backup.delete_failed",
         target_type="backup",
         target_id=str(backup.pk),
+        project=backup.project_id,
         details={"storage_path": backup.storage_path, "error": error[:500]},
     )
 
@@ -286,14 +293,18 @@ def backup_legal_hold_set(
 ) -> int:
     """Place (`hold=True`) or release legal hold on the given backups; return how many changed."""
     candidates = Backup.objects.filter(pk__in=list(backup_ids), legal_hold=not hold)
-    ids = list(candidates.select_for_update().values_list("pk", flat=True))
+    rows = list(candidates.select_for_update().values_list("pk", "project_id"))
+    ids = [pk for pk, _ in rows]
     changed = Backup.objects.filter(pk__in=ids, legal_hold=not hold).update(legal_hold=hold)
-    for pk in ids:
+    bulk_id = audit_bulk_id(rows)
+    for pk, project_id in rows:
         audit_log_record(
             actor=actor,
             action="backup.hold" if hold else "backup.release",
             target_type="backup",
             target_id=str(pk),
+            project=project_id,
+            bulk_id=bulk_id,
         )
     return changed
 
@@ -324,7 +335,11 @@ def backup_verify(*, backup_id: Any, actor: AbstractBaseUser | None = None) -> B
             verify_error="",
         )
         audit_log_record(
-            actor=actor, action="backup.verify", target_type="backup", target_id=str(backup.pk)
+            actor=actor,
+            action="backup.verify",
+            target_type="backup",
+            target_id=str(backup.pk),
+            project=backup.project_id,
         )
     backup.refresh_from_db()
     return backup
@@ -345,5 +360,6 @@ def _record_verify_failure(
             action="backup.verify_failed",
             target_type="backup",
             target_id=str(backup.pk),
+            project=backup.project_id,
             details={"error": why[:500]},
         )

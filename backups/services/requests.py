@@ -218,6 +218,7 @@ def backup_verify_request(*, backup_ids: Iterable[Any], actor: AbstractBaseUser 
             action="backup.verify_requested",
             target_type="backup",
             target_id=str(backup.pk),
+            project=backup.project_id,
             details={"job_id": str(job.pk)},
         )
     return queued

@@ -80,6 +80,7 @@ def backup_restore_enqueue(
             action="backup.restore_requested",
             target_type="backup",
             target_id=str(backup.pk),
+            project=backup.project_id,
             details={"project": project.slug, "job_id": str(job.pk)},
         )
     return job
@@ -136,6 +137,7 @@ def backup_restore_run(
             action="backup.restore",
             target_type="backup",
             target_id=str(backup.pk),
+            project=backup.project_id,
             details={k: v for k, v in outcome.items() if k != "table_rows"},
         )
     return outcome

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from controlplane.models import Project, ProjectStatus
-from controlplane.services import audit_log_record
+from controlplane.services import audit_bulk_id, audit_log_record
 from provisioning.crypto import decrypt_secret, encrypt_secret
 from provisioning.models import KEY_PREFIX_PATTERN, LOOKUP_LENGTH, ApiKey, ApiKeyReveal
 
@@ -159,6 +159,7 @@ def api_key_issue(
         action="api_key.issue",
         target_type="api_key",
         target_id=str(key.pk),
+        project=project,
         details={"project": project.slug, "key": key.public_part},
     )
     return key, plaintext
@@ -205,6 +206,7 @@ def api_key_revoke(
     candidates = ApiKey.objects.filter(pk__in=list(key_ids), revoked_at__isnull=True)
     locked = list(candidates.select_for_update().select_related("project"))
     changed = candidates.update(revoked_at=timezone.now())
+    bulk_id = audit_bulk_id(locked)
     for key in locked:
         audit_log_record(
             actor=actor,
@@ -212,6 +214,8 @@ def api_key_revoke(
             target_type="api_key",
             target_id=str(key.pk),
             reason=reason,
+            project=key.project_id,
+            bulk_id=bulk_id,
             details={"project": key.project.slug, "key": key.public_part},
         )
     ApiKeyReveal.objects.filter(api_key__in=locked).delete()
@@ -265,6 +269,7 @@ def api_key_rotate(
             action="api_key.rotate",
             target_type="api_key",
             target_id=str(previous.pk),
+            project=project,
             details={
                 "project": project.slug,
                 "key": previous.public_part,
@@ -296,6 +301,7 @@ def api_key_reveal_consume(
             action="api_key.reveal",
             target_type="api_key",
             target_id=str(key.pk),
+            project=project,
             details={"project": project.slug, "key": key.public_part},
         )
     return revealed

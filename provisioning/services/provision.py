@@ -120,6 +120,7 @@ def _api_keys_step(project: Project, options: dict[str, Any]) -> None:
                 action="api_key.issue",
                 target_type="api_key",
                 target_id=str(key.pk),
+                project=project,
                 details={"project": project.slug, "key": key.public_part},
             )
         _step_finish(project, StepName.API_KEYS, {"api_key_ids": [k.pk for k, _ in issued]})
@@ -136,7 +137,11 @@ def _activate_step(project: Project, options: dict[str, Any]) -> None:
                 f"Project {project.slug} is {status}, not PROVISIONING; it was left alone."
             )
         audit_log_record(
-            actor=None, action="project.provisioned", target_type="project", target_id=project.slug
+            actor=None,
+            action="project.provisioned",
+            target_type="project",
+            target_id=project.slug,
+            project=project,
         )
         _step_finish(project, StepName.ACTIVATE, {})
 
@@ -270,6 +275,7 @@ def provision_project_compensate(*, project_id: int, reason: str) -> list[str]:
                 action="project.provision_failed",
                 target_type="project",
                 target_id=project.slug,
+                project=project,
                 reason=reason[:2000],
                 details={"compensation_failures": failures},
             )

@@ -104,6 +104,7 @@ def project_provision_request(
         action="project.provision_request",
         target_type="project",
         target_id=project.slug,
+        project=project,
         reason=reason,
         details={
             "job_id": str(job.pk),
@@ -207,6 +208,7 @@ def project_reprovision(*, project: Project, actor: AbstractBaseUser | None, rea
         action="project.reprovision",
         target_type="project",
         target_id=project.slug,
+        project=project,
         reason=reason,
         details={
             "job_id": str(job.pk),
@@ -257,6 +259,7 @@ def api_key_rotation_request(
             action="api_key.rotation_request",
             target_type="project",
             target_id=project.slug,
+            project=project,
             reason=reason,
             details={
                 "job_id": str(job.pk),

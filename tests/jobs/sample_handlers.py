@@ -118,3 +118,13 @@ def cancellable(ctx: JobContext) -> dict[str, Any]:
 def raise_error(ctx: JobContext) -> None:
     """Raise the exception class named by the payload (a dotted path), with one message."""
     raise import_string(ctx.payload["error"])("raised by test.raise")
+
+
+class SecretPathPayload(serializers.Serializer):
+    name = serializers.CharField()
+    secret_path = serializers.CharField()
+
+
+@job_handler("test.sensitive", payload=SecretPathPayload, sensitive=("secret_path",))
+def sensitive(ctx: JobContext) -> None:
+    return None
