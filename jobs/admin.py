@@ -33,6 +33,7 @@ from jobs.admin_filters import (
     TypeFilter,
     job_search,
 )
+from jobs.admin_page import OPERATE, JobPageMixin, live_badge, masked_payload
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.registry import find_handler
 from jobs.services import job_cancel, job_retry, job_run_now
@@ -87,7 +88,9 @@ def human_duration(seconds: float) -> str:
 
 
 @admin.register(Job)
-class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobAdmin(
+    JobPageMixin, QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "short_id",
         "type",
@@ -117,8 +120,22 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     ordering = ["-created_at"]
     actions = ["retry", "cancel", "run_now"]
     change_list_template = "admin/jobs/job/change_list.html"
+    change_form_template = "admin/jobs/job/change_form.html"
     fieldsets = [
-        (None, {"fields": ["id", "type", "status_display", "project", "subject_link", "priority"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "type",
+                    "status_live",
+                    "project",
+                    "subject_link",
+                    "produced_link",
+                    "priority",
+                ]
+            },
+        ),
         (
             "Timing",
             {
@@ -153,9 +170,10 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     readonly_fields = [
         "id",
         "type",
-        "status_display",
+        "status_live",
         "project",
         "subject_link",
+        "produced_link",
         "priority",
         "created_exact",
         "scheduled_exact",
@@ -235,6 +253,17 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         url, label = subject
         return format_html('<a href="{}" id="job-subject-link">{}</a>', url, label)
 
+    @admin.display(description="made")
+    def produced_link(self, obj: Job) -> str:
+        spec = find_handler(obj.type)
+        made = None
+        if spec and spec.produced and obj.status == JobStatus.COMPLETED:
+            made = spec.produced(obj.result if isinstance(obj.result, dict) else {})
+        if made is None:
+            return "—"
+        url, label = made
+        return format_html('<a href="{}" id="job-produced-link">{}</a>', url, label)
+
     @admin.display(description="attempts")
     def attempts_display(self, obj: Job) -> str:
         return f"{obj.attempts}/{obj.max_attempts}"
@@ -270,6 +299,10 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         )
 
     # --- detail -------------------------------------------------------------------
+
+    @admin.display(description="status")
+    def status_live(self, obj: Job) -> str:
+        return live_badge(obj, job_badge(obj))
 
     @admin.display(description="created")
     def created_exact(self, obj: Job) -> str:
@@ -330,9 +363,29 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
             rows,
         )
 
+    # Staff who may not operate jobs see the payload with its sensitive fields masked: the
+    # field itself is swapped per request (a ModelAdmin is shared by every request's thread).
+    def _payload_field(self, request: HttpRequest, name: str) -> str:
+        if name == "payload_pretty" and not request.user.has_perm(OPERATE):
+            return "payload_masked"
+        return name
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [self._payload_field(request, f) for f in super().get_readonly_fields(request, obj)]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [
+            (name, {**opts, "fields": [self._payload_field(request, f) for f in opts["fields"]]})
+            for name, opts in super().get_fieldsets(request, obj)
+        ]
+
     @admin.display(description="payload")
     def payload_pretty(self, obj: Job) -> str:
         return pretty_json(obj.payload)
+
+    @admin.display(description="payload")
+    def payload_masked(self, obj: Job) -> str:
+        return pretty_json(masked_payload(obj, reveal=False))
 
     @admin.display(description="result")
     def result_pretty(self, obj: Job) -> str:
@@ -414,3 +467,6 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
             ),
             done="Made {n} job(s) due now.",
         )
+
+
+from jobs import admin_pause  # noqa: E402, F401 (registers the "Paused types" page)

@@ -36,6 +36,10 @@ class HandlerSpec:
     on_retry: Callable[[list[Any]], Any] | None = None
     # What a job works on, for the console: payload -> (admin URL, label), or None.
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
+    # What a completed job made, for the console: result -> (admin URL, label), or None.
+    produced: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
+    # Payload fields masked on the job's page for staff without jobs.operate_job.
+    sensitive: tuple[str, ...] = ()
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -75,6 +79,8 @@ def job_handler(
     housekeeping: bool = False,
     on_retry: Callable[[list[Any]], Any] | None = None,
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
+    produced: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
+    sensitive: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
@@ -94,6 +100,8 @@ def job_handler(
             housekeeping=housekeeping,
             on_retry=on_retry,
             subject=subject,
+            produced=produced,
+            sensitive=tuple(sensitive),
         )
         return func
 

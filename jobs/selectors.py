@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs.engine import live_cluster_details, live_clusters
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, PausedJobType
 
 
 def job_get(*, job_id: Any) -> Job | None:
@@ -49,3 +49,8 @@ def jobs_status_summary() -> dict[str, Any]:
 def clusters_live() -> list[dict[str, Any]]:
     """Return each live qcluster: id, host, status, worker pids, uptime (best effort)."""
     return live_cluster_details()
+
+
+def paused_job_types() -> list[PausedJobType]:
+    """Return the paused job types, with who paused them (for the dashboard and job list)."""
+    return list(PausedJobType.objects.select_related("paused_by").order_by("type"))

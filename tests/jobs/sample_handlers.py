@@ -118,3 +118,9 @@ def cancellable(ctx: JobContext) -> dict[str, Any]:
 def raise_error(ctx: JobContext) -> None:
     """Raise the exception class named by the payload (a dotted path), with one message."""
     raise import_string(ctx.payload["error"])("raised by test.raise")
+
+
+@job_handler("test.sensitive", max_attempts=1, sensitive=("token",))
+def sensitive(ctx: JobContext) -> None:
+    """Declare a payload field sensitive: masked on the job's page for non-operators."""
+    return None
