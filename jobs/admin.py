@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,8 +11,8 @@ from django.forms import Media
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from controlplane.admin_helpers import (
     CappedCountPaginator,
@@ -23,8 +22,8 @@ from controlplane.admin_helpers import (
     acting_user,
     exact_time,
     model_ids,
-    status_badge,
 )
+from jobs.admin_display import attempts_html, human_duration, job_badge, pretty_json
 from jobs.admin_filters import (
     CreatedFilter,
     FinishedFilter,
@@ -34,57 +33,15 @@ from jobs.admin_filters import (
     job_search,
 )
 from jobs.admin_page import OPERATE, JobPageMixin, live_badge, masked_payload
-from jobs.models import Job, JobAttempt, JobStatus
+from jobs.models import Job, JobStatus
 from jobs.registry import find_handler
 from jobs.services import job_cancel, job_retry, job_run_now
 
-JSON_LIMIT = 20_000
 ERROR_SHOWN = 60
 # Count only what the page links need: this many rows, or pages up to 5 past the current one.
 COUNT_AT_LEAST = 500
 COUNT_PAGES_AHEAD = 5
 JOB_QUESTION = "{verb}: <strong>{count}</strong> {noun}(s) in a state this action applies to."
-
-
-def pretty_json(value: Any) -> str:
-    """Render JSON for the admin, truncated when big."""
-    if value is None:
-        return "—"
-    text = json.dumps(value, indent=2, sort_keys=True, default=str)
-    if len(text) > JSON_LIMIT:
-        text = text[:JSON_LIMIT] + f"\n… ({len(text) - JSON_LIMIT} more characters)"
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
-
-
-def job_badge(job: Job) -> SafeString:
-    """Render a job's status badge (with its progress while running)."""
-    label = job.get_status_display()
-    if job.status == JobStatus.RUNNING and job.progress:
-        phase = job.progress.get("phase", "")
-        percent = job.progress.get("percent")
-        label += f" · {phase}" + (f" {percent:.0f}%" if isinstance(percent, (int, float)) else "")
-    if job.cancel_requested_at and job.status == JobStatus.RUNNING:
-        label += " · cancelling"
-    return status_badge(job.status, label, css_class="job-status")
-
-
-def attempt_badge(attempt: JobAttempt) -> SafeString:
-    """Render an attempt's outcome in the badge colours of the job statuses."""
-    if attempt.outcome is None:
-        return status_badge(JobStatus.RUNNING, "Running")
-    tone = {"error": "failed", "timeout": "failed", "lost": "retry"}.get(attempt.outcome)
-    return status_badge(tone or attempt.outcome, attempt.get_outcome_display())
-
-
-def human_duration(seconds: float) -> str:
-    """Return '0.4 s', '2 min 5 s' or '3 h 10 min'."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 @admin.register(Job)
@@ -155,8 +112,8 @@ class JobAdmin(
                 "fields": [
                     "attempts_display",
                     "worker",
-                    "lease_expires_at",
-                    "cancel_requested_at",
+                    "lease_exact",
+                    "cancel_requested_exact",
                     "last_error",
                     "attempts_table",
                 ]
@@ -183,8 +140,8 @@ class JobAdmin(
         "duration_display",
         "attempts_display",
         "worker",
-        "lease_expires_at",
-        "cancel_requested_at",
+        "lease_exact",
+        "cancel_requested_exact",
         "last_error",
         "attempts_table",
         "payload_pretty",
@@ -324,44 +281,17 @@ class JobAdmin(
     def updated_exact(self, obj: Job) -> str:
         return exact_time(obj.updated_at)
 
+    @admin.display(description="lease expires")
+    def lease_exact(self, obj: Job) -> str:
+        return exact_time(obj.lease_expires_at)
+
+    @admin.display(description="cancel requested")
+    def cancel_requested_exact(self, obj: Job) -> str:
+        return exact_time(obj.cancel_requested_at)
+
     @admin.display(description="attempt history")
     def attempts_table(self, obj: Job) -> str:
-        """Render every attempt in one query: a table, tracebacks folded."""
-        attempts = obj.attempt_set.order_by("number")
-        rows = format_html_join(
-            "",
-            '<tr><td>{}</td><td>{}</td><td class="nowrap">{}</td><td>{}</td><td>{}</td>'
-            '<td class="nowrap">{}</td><td style="overflow-wrap:anywhere">{}</td></tr>',
-            (
-                (
-                    attempt.number,
-                    attempt_badge(attempt),
-                    attempt.worker,
-                    exact_time(attempt.started_at, relative=False),
-                    exact_time(attempt.finished_at, relative=False),
-                    human_duration(attempt.duration.total_seconds()) if attempt.duration else "—",
-                    format_html(
-                        "{}<details><summary>traceback</summary>"
-                        '<pre style="white-space:pre-wrap;overflow-wrap:anywhere">{}</pre>'
-                        "</details>",
-                        attempt.error,
-                        attempt.traceback,
-                    )
-                    if attempt.traceback
-                    else attempt.error,
-                )
-                for attempt in attempts
-            ),
-        )
-        if not rows:
-            return "No attempt yet."
-        return format_html(
-            '<table id="job-attempts" style="width:100%"><thead>'
-            "<tr><th>#</th><th>outcome</th><th>worker</th>"
-            "<th>started</th><th>finished</th><th>duration</th><th>error</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            rows,
-        )
+        return attempts_html(obj)
 
     # Staff who may not operate jobs see the payload with its sensitive fields masked: the
     # field itself is swapped per request (a ModelAdmin is shared by every request's thread).

@@ -100,7 +100,11 @@ class JobPageMixin:
             buttons = []
             if request.user.has_perm(OPERATE):
                 buttons = [
-                    (name.replace("_", "-"), PAGE_ACTIONS[name], reverse("admin:jobs_job_act", args=[job.pk, name]))
+                    (
+                        name.replace("_", "-"),
+                        PAGE_ACTIONS[name],
+                        reverse("admin:jobs_job_act", args=[job.pk, name]),
+                    )
                     for name in legal_actions(job)
                 ]
             context.update(
