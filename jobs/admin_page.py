@@ -87,32 +87,34 @@ class JobPageMixin:
         }
         return super().changelist_view(request, context)  # type: ignore[misc]
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Job | None = None,
     ) -> HttpResponse:
-        job = self.get_object(request, object_id)  # type: ignore[attr-defined]
-        context: dict[str, Any] = {**(extra_context or {})}
-        if job is not None:
+        if obj is not None:
             buttons = []
             if request.user.has_perm(OPERATE):
                 buttons = [
                     (
                         name.replace("_", "-"),
                         PAGE_ACTIONS[name],
-                        reverse("admin:jobs_job_act", args=[job.pk, name]),
+                        reverse("admin:jobs_job_act", args=[obj.pk, name]),
                     )
-                    for name in legal_actions(job)
+                    for name in legal_actions(obj)
                 ]
             context.update(
                 job_buttons=buttons,
-                job_active=job.status in ACTIVE_STATUSES,
-                job_type_paused=PausedJobType.objects.filter(type=job.type).exists(),
+                job_active=obj.status in ACTIVE_STATUSES,
+                job_type_paused=PausedJobType.objects.filter(type=obj.type).exists(),
             )
-        return super().change_view(request, object_id, form_url, context)  # type: ignore[misc]
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add, change, form_url, obj
+        )
 
 
 def live_badge(job: Job, badge: str) -> str:
