@@ -295,7 +295,7 @@ class JobAdmin(
 
     # Staff who may not operate jobs see the payload with its sensitive fields masked: the
     # field itself is swapped per request (a ModelAdmin is shared by every request's thread).
-    def _payload_field(self, request: HttpRequest, name: str) -> str:
+    def _payload_field(self, request: HttpRequest, name: Any) -> Any:
         if name == "payload_pretty" and not request.user.has_perm(OPERATE):
             return "payload_masked"
         return name

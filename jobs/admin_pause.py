@@ -37,7 +37,9 @@ class PauseForm(ReasonForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         paused = set(PausedJobType.objects.values_list("type", flat=True))
-        self.fields["type"].choices = [(t, t) for t in registered_types() if t not in paused]
+        field = self.fields["type"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(t, t) for t in registered_types() if t not in paused]
 
 
 @admin.register(PausedJobType)
