@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus, PausedJobType
 from jobs.registry import find_handler
@@ -107,10 +108,16 @@ class JobPageMixin:
                     )
                     for name in legal_actions(obj)
                 ]
+            paused = PausedJobType.objects.filter(type=obj.type).exists()
+            if request.user.has_perm(PAUSE) and not paused:
+                url = (
+                    reverse("admin:jobs_pausedjobtype_pause") + "?" + urlencode({"type": obj.type})
+                )
+                buttons.append(("pause-type", "Pause this type…", url))
             context.update(
                 job_buttons=buttons,
                 job_active=obj.status in ACTIVE_STATUSES,
-                job_type_paused=PausedJobType.objects.filter(type=obj.type).exists(),
+                job_type_paused=paused,
             )
         return super().render_change_form(  # type: ignore[misc]
             request, context, add, change, form_url, obj

@@ -185,3 +185,18 @@ def test_job_page__links_a_verification_to_its_backup(operator: Client, project:
     ]
     page = operator.get(page_url(job)).content.decode()
     assert reverse("admin:backups_backup_change", args=[backup.pk]) in page
+
+
+def test_job_page__pause_this_type_only_with_the_pause_permission(operator: Client) -> None:
+    job = enqueue_job(type="test.echo", payload={"value": 1})[0]
+    assert 'id="job-pause-type-button"' not in operator.get(page_url(job)).content.decode()
+    pauser = Client()
+    pauser.force_login(
+        factories.staff(username="pauser", perms=[*OPERATOR_PERMS, "jobs.pause_jobtype"])
+    )
+    page = pauser.get(page_url(job)).content.decode()
+    assert 'id="job-pause-type-button"' in page and "pause/?type=test.echo" in page
+    form = pauser.get(reverse("admin:jobs_pausedjobtype_pause") + "?type=test.echo")
+    assert '<option value="test.echo" selected>' in form.content.decode()
+    job_type_pause(type="test.echo", actor=None)
+    assert 'id="job-pause-type-button"' not in pauser.get(page_url(job)).content.decode()
