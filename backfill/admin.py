@@ -29,7 +29,7 @@ from controlplane.admin_helpers import (
     model_ids,
     status_badge,
 )
-from jobs.admin import job_badge
+from jobs.admin_display import job_badge
 
 MONTH_JOBS_LIMIT = 20
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from backups.errors import BackupCancelled
 from backups.models import Backup
@@ -38,6 +41,17 @@ _RESTORE_ATTEMPTS = 14
 _RESTORE_RETRY = RetryPolicy(base=5.0, factor=2.0, cap=60.0)
 
 
+def backup_page(values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Link the console's job page to the backup an export made or a verification checks."""
+    backup_id = values.get("backup_id")
+    try:
+        if not backup_id or not Backup.objects.filter(pk=backup_id).exists():
+            return None
+    except (ValueError, ValidationError):  # not a backup id
+        return None
+    return reverse("admin:backups_backup_change", args=[backup_id]), f"Backup {backup_id}"
+
+
 @job_handler(
     EXPORT_JOB,
     payload=ExportBackupPayload,
@@ -45,6 +59,7 @@ _RESTORE_RETRY = RetryPolicy(base=5.0, factor=2.0, cap=60.0)
     timeout=settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
     # A person's address, and where in storage the dump sits: operators only.
     sensitive=("notify_email", "storage_path"),
+    produced=backup_page,
 )
 def export_backup(ctx: JobContext) -> dict[str, Any]:
     """Export the project's schema to storage; return the backup and a signed download link."""
@@ -100,6 +115,7 @@ def export_backup(ctx: JobContext) -> dict[str, Any]:
     payload=VerifyBackupPayload,
     max_attempts=2,
     timeout=settings.BACKUPS_TIMEOUT + _TIMEOUT_MARGIN,
+    subject=backup_page,
 )
 def verify_backup(ctx: JobContext) -> dict[str, Any]:
     """Restore the backup into a scratch database and compare; set its verified_at."""

@@ -14,6 +14,7 @@ from django.utils import timezone
 from console import selectors
 from console.charts import Chart, Series, colours_for, paired_bars, stacked_bars
 from jobs.models import JobStatus
+from jobs.selectors import paused_job_types
 
 HIDE_HOUSEKEEPING_KEY = "console_hide_housekeeping"
 
@@ -42,9 +43,12 @@ def _ago(seconds: float | None) -> str:
 def now_panel(request: HttpRequest) -> dict[str, Any]:
     counts = selectors.job_counts()
     wait = counts["oldest_due_wait"]
+    paused = paused_job_types()
     return {
         "counts": counts,
         "oldest_due_wait": human_seconds(wait) if wait is not None else None,
+        "paused_types": paused,
+        "paused_type_names": {p.type for p in paused},
         "projects": selectors.projects_glance()
         if request.user.has_perm("controlplane.view_project")
         else None,

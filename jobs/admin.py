@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,8 +11,8 @@ from django.forms import Media
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from controlplane.admin_helpers import (
     CappedCountPaginator,
@@ -23,8 +22,8 @@ from controlplane.admin_helpers import (
     acting_user,
     exact_time,
     model_ids,
-    status_badge,
 )
+from jobs.admin_display import attempts_html, human_duration, job_badge, pretty_json
 from jobs.admin_filters import (
     CreatedFilter,
     FinishedFilter,
@@ -33,11 +32,11 @@ from jobs.admin_filters import (
     TypeFilter,
     job_search,
 )
-from jobs.models import Job, JobAttempt, JobStatus
-from jobs.registry import find_handler, payload_for_reader
+from jobs.admin_page import OPERATE, JobPageMixin, live_badge, masked_payload
+from jobs.models import Job, JobStatus
+from jobs.registry import find_handler
 from jobs.services import job_cancel, job_retry, job_run_now
 
-JSON_LIMIT = 20_000
 ERROR_SHOWN = 60
 # Count only what the page links need: this many rows, or pages up to 5 past the current one.
 COUNT_AT_LEAST = 500
@@ -45,49 +44,10 @@ COUNT_PAGES_AHEAD = 5
 JOB_QUESTION = "{verb}: <strong>{count}</strong> {noun}(s) in a state this action applies to."
 
 
-def pretty_json(value: Any) -> str:
-    """Render JSON for the admin, truncated when big."""
-    if value is None:
-        return "—"
-    text = json.dumps(value, indent=2, sort_keys=True, default=str)
-    if len(text) > JSON_LIMIT:
-        text = text[:JSON_LIMIT] + f"\n… ({len(text) - JSON_LIMIT} more characters)"
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
-
-
-def job_badge(job: Job) -> SafeString:
-    """Render a job's status badge (with its progress while running)."""
-    label = job.get_status_display()
-    if job.status == JobStatus.RUNNING and job.progress:
-        phase = job.progress.get("phase", "")
-        percent = job.progress.get("percent")
-        label += f" · {phase}" + (f" {percent:.0f}%" if isinstance(percent, (int, float)) else "")
-    if job.cancel_requested_at and job.status == JobStatus.RUNNING:
-        label += " · cancelling"
-    return status_badge(job.status, label, css_class="job-status")
-
-
-def attempt_badge(attempt: JobAttempt) -> SafeString:
-    """Render an attempt's outcome in the badge colours of the job statuses."""
-    if attempt.outcome is None:
-        return status_badge(JobStatus.RUNNING, "Running")
-    tone = {"error": "failed", "timeout": "failed", "lost": "retry"}.get(attempt.outcome)
-    return status_badge(tone or attempt.outcome, attempt.get_outcome_display())
-
-
-def human_duration(seconds: float) -> str:
-    """Return '0.4 s', '2 min 5 s' or '3 h 10 min'."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
 @admin.register(Job)
-class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobAdmin(
+    JobPageMixin, QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "short_id",
         "type",
@@ -117,8 +77,22 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     ordering = ["-created_at"]
     actions = ["retry", "cancel", "run_now"]
     change_list_template = "admin/jobs/job/change_list.html"
+    change_form_template = "admin/jobs/job/change_form.html"
     fieldsets = [
-        (None, {"fields": ["id", "type", "status_display", "project", "subject_link", "priority"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "type",
+                    "status_live",
+                    "project",
+                    "subject_link",
+                    "produced_link",
+                    "priority",
+                ]
+            },
+        ),
         (
             "Timing",
             {
@@ -138,8 +112,8 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
                 "fields": [
                     "attempts_display",
                     "worker",
-                    "lease_expires_at",
-                    "cancel_requested_at",
+                    "lease_exact",
+                    "cancel_requested_exact",
                     "last_error",
                     "attempts_table",
                 ]
@@ -153,9 +127,10 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     readonly_fields = [
         "id",
         "type",
-        "status_display",
+        "status_live",
         "project",
         "subject_link",
+        "produced_link",
         "priority",
         "created_exact",
         "scheduled_exact",
@@ -165,8 +140,8 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         "duration_display",
         "attempts_display",
         "worker",
-        "lease_expires_at",
-        "cancel_requested_at",
+        "lease_exact",
+        "cancel_requested_exact",
         "last_error",
         "attempts_table",
         "payload_pretty",
@@ -236,6 +211,17 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
         url, label = subject
         return format_html('<a href="{}" id="job-subject-link">{}</a>', url, label)
 
+    @admin.display(description="made")
+    def produced_link(self, obj: Job) -> str:
+        spec = find_handler(obj.type)
+        made = None
+        if spec and spec.produced and obj.status == JobStatus.COMPLETED:
+            made = spec.produced(obj.result if isinstance(obj.result, dict) else {})
+        if made is None:
+            return "—"
+        url, label = made
+        return format_html('<a href="{}" id="job-produced-link">{}</a>', url, label)
+
     @admin.display(description="attempts")
     def attempts_display(self, obj: Job) -> str:
         return f"{obj.attempts}/{obj.max_attempts}"
@@ -272,6 +258,10 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
 
     # --- detail -------------------------------------------------------------------
 
+    @admin.display(description="status")
+    def status_live(self, obj: Job) -> str:
+        return live_badge(obj, job_badge(obj))
+
     @admin.display(description="created")
     def created_exact(self, obj: Job) -> str:
         return exact_time(obj.created_at)
@@ -292,71 +282,41 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
     def updated_exact(self, obj: Job) -> str:
         return exact_time(obj.updated_at)
 
+    @admin.display(description="lease expires")
+    def lease_exact(self, obj: Job) -> str:
+        return exact_time(obj.lease_expires_at)
+
+    @admin.display(description="cancel requested")
+    def cancel_requested_exact(self, obj: Job) -> str:
+        return exact_time(obj.cancel_requested_at)
+
     @admin.display(description="attempt history")
     def attempts_table(self, obj: Job) -> str:
-        """Render every attempt in one query: a table, tracebacks folded."""
-        attempts = obj.attempt_set.order_by("number")
-        rows = format_html_join(
-            "",
-            '<tr><td>{}</td><td>{}</td><td class="nowrap">{}</td><td>{}</td><td>{}</td>'
-            '<td class="nowrap">{}</td><td style="overflow-wrap:anywhere">{}</td></tr>',
-            (
-                (
-                    attempt.number,
-                    attempt_badge(attempt),
-                    attempt.worker,
-                    exact_time(attempt.started_at, relative=False),
-                    exact_time(attempt.finished_at, relative=False),
-                    human_duration(attempt.duration.total_seconds()) if attempt.duration else "—",
-                    format_html(
-                        "{}<details><summary>traceback</summary>"
-                        '<pre style="white-space:pre-wrap;overflow-wrap:anywhere">{}</pre>'
-                        "</details>",
-                        attempt.error,
-                        attempt.traceback,
-                    )
-                    if attempt.traceback
-                    else attempt.error,
-                )
-                for attempt in attempts
-            ),
-        )
-        if not rows:
-            return "No attempt yet."
-        return format_html(
-            '<table id="job-attempts" style="width:100%"><thead>'
-            "<tr><th>#</th><th>outcome</th><th>worker</th>"
-            "<th>started</th><th>finished</th><th>duration</th><th>error</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            rows,
-        )
+        return attempts_html(obj)
+
+    # Staff who may not operate jobs see the payload with its sensitive fields masked: the
+    # field itself is swapped per request (a ModelAdmin is shared by every request's thread).
+    def _payload_field(self, request: HttpRequest, name: Any) -> Any:
+        if name == "payload_pretty" and not request.user.has_perm(OPERATE):
+            return "payload_masked"
+        return name
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [self._payload_field(request, f) for f in super().get_readonly_fields(request, obj)]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [
+            (name, {**opts, "fields": [self._payload_field(request, f) for f in opts["fields"]]})
+            for name, opts in super().get_fieldsets(request, obj)
+        ]
 
     @admin.display(description="payload")
     def payload_pretty(self, obj: Job) -> str:
         return pretty_json(obj.payload)
 
     @admin.display(description="payload")
-    def payload_for_viewer(self, obj: Job) -> str:
-        return pretty_json(payload_for_reader(find_handler(obj.type), obj.payload, False))
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        """Show readers without jobs.operate_job the payload with its sensitive fields masked."""
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.has_perm("jobs.operate_job"):
-            return fieldsets
-        swap = {"payload_pretty": "payload_for_viewer"}
-        return [
-            (
-                name,
-                {
-                    **options,
-                    "fields": [
-                        swap.get(f, f) if isinstance(f, str) else f for f in options["fields"]
-                    ],
-                },
-            )
-            for name, options in fieldsets
-        ]
+    def payload_masked(self, obj: Job) -> str:
+        return pretty_json(masked_payload(obj, reveal=False))
 
     @admin.display(description="result")
     def result_pretty(self, obj: Job) -> str:
@@ -438,3 +398,6 @@ class JobAdmin(QuickListMixin, ConfirmedActionMixin, ReadOnlyAdminMixin, admin.M
             ),
             done="Made {n} job(s) due now.",
         )
+
+
+from jobs import admin_pause  # noqa: E402, F401 (registers the "Paused types" page)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from jobs.engine import hand_off
-from jobs.execution import jobs_rescue_lost, jobs_take_due
+from jobs.execution import jobs_rescue_lost, jobs_take_due, paused_types
 from jobs.registry import retry_delay
 from jobs.scheduling import schedules_sync
 
@@ -30,10 +30,11 @@ _listening: Any = None  # the connection that LISTENs (a reconnect must subscrib
 
 
 def dispatch_once() -> int:
-    """Hand every due job to django-q2 (in batches); return how many were handed."""
+    """Hand every due job of an unpaused type to django-q2 (in batches); return the count."""
     total = 0
+    paused = paused_types()
     while True:
-        ids = jobs_take_due(limit=BATCH)
+        ids = jobs_take_due(limit=BATCH, skip_types=paused)
         hand_off(ids)
         total += len(ids)
         if len(ids) < BATCH:

@@ -23,7 +23,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs.engine import QUEUE_TABLE
-from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
+from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus, PausedJobType
 
 logger = logging.getLogger("jobs")
 
@@ -68,9 +68,10 @@ def _execute_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | Non
 
 
 # One statement (so one round trip and one commit): move the job to running and open its
-# attempt row; nothing happens unless the job is still pending and due. It also deletes the
-# delivery's queue row (if any; see jobs.engine.broker) whether or not the claim succeeds: from
-# here on the Job row alone decides what happens to the job.
+# attempt row; nothing happens unless the job is still pending and due and its type is not
+# paused (a delivery handed off before the pause waits; resuming hands it off again). It
+# also deletes the delivery's queue row (if any; see jobs.engine.broker) whether or not the
+# claim succeeds: from here on the Job row alone decides what happens to the job.
 #
 # Run as its own transaction, the claim commits asynchronously (no wait for the WAL flush):
 # a worker then waits for one disk flush per job (its outcome), not two. Only a crash of
@@ -87,6 +88,7 @@ WITH acknowledged AS (
            worker = %(worker)s, lease_expires_at = now() + %(lease)s, updated_at = now(),
            progress = NULL
      WHERE id = %(job_id)s AND status = %(pending)s AND scheduled_at <= now()
+       AND NOT EXISTS (SELECT 1 FROM jobs_pausedjobtype paused WHERE paused.type = jobs_job.type)
     RETURNING id, type, payload, project_id, attempts, max_attempts, started_at
 ), opened AS (
     INSERT INTO jobs_jobattempt (job_id, number, worker, started_at, error, traceback)
@@ -347,18 +349,28 @@ def _release(jobs: Any, *, retry_delay: RetryDelay | None, why: str, limit: int 
     return released
 
 
-def jobs_take_due(*, limit: int = 1000) -> list[str]:
+def paused_types() -> list[str]:
+    """Return the paused job types (a small table, read once per dispatcher pass)."""
+    return list(PausedJobType.objects.values_list("type", flat=True))
+
+
+def jobs_take_due(*, limit: int = 1000, skip_types: Iterable[str] = ()) -> list[str]:
     """Mark due pending jobs not yet handed to the engine as handed off; return their ids.
 
     A job is due for hand-off when it was never handed, was rescheduled after its last
     hand-off (a retry), or was handed long ago and nobody claimed it (a lost delivery).
+    Jobs of `skip_types` (the paused ones) stay where they are.
     """
     redeliver_before = timezone.now() - timedelta(seconds=settings.JOBS_REDELIVER_AFTER)
+    due = Job.objects.select_for_update(skip_locked=True).filter(
+        status=JobStatus.PENDING, scheduled_at__lte=Now()
+    )
+    skip = list(skip_types)
+    if skip:  # nothing paused (the usual case): the plain query, no cost at all
+        due = due.exclude(type__in=skip)
     with transaction.atomic():
         ids = list(
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.PENDING, scheduled_at__lte=Now())
-            .filter(
+            due.filter(
                 Q(handed_off_at__isnull=True)
                 | Q(handed_off_at__lt=F("scheduled_at"))
                 | Q(handed_off_at__lt=redeliver_before)

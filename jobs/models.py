@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -180,3 +181,25 @@ class JobAttempt(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class PausedJobType(models.Model):
+    """A job type staff paused: its pending jobs wait, none is handed off or claimed.
+
+    Read by every dispatcher pass and by the claim, so the pause holds on every qcluster host.
+    """
+
+    type = models.CharField(max_length=64, primary_key=True)
+    paused_at = models.DateTimeField(default=timezone.now)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["type"]
+        verbose_name = "paused job type"
+        permissions = [("pause_jobtype", "Can pause and resume job types")]
+
+    def __str__(self) -> str:
+        return self.type

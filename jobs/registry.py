@@ -36,6 +36,8 @@ class HandlerSpec:
     on_retry: Callable[[list[Any]], Any] | None = None
     # What a job works on, for the console: payload -> (admin URL, label), or None.
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
+    # What a completed job made, for the console: result -> (admin URL, label), or None.
+    produced: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
     # Payload fields readers without jobs.operate_job never see (an address, a storage path).
     sensitive: tuple[str, ...] = ()
 
@@ -77,6 +79,7 @@ def job_handler(
     housekeeping: bool = False,
     on_retry: Callable[[list[Any]], Any] | None = None,
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
+    produced: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
     sensitive: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
@@ -103,6 +106,7 @@ def job_handler(
             housekeeping=housekeeping,
             on_retry=on_retry,
             subject=subject,
+            produced=produced,
             sensitive=tuple(sensitive),
         )
         return func

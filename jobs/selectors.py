@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs.engine import live_cluster_details, live_clusters
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, PausedJobType
 
 
 def job_get(*, job_id: Any) -> Job | None:
@@ -54,3 +54,8 @@ def clusters_live() -> list[dict[str, Any]]:
 def project_jobs_latest(*, project_id: int, limit: int = 10) -> list[Job]:
     """Return the project's newest jobs (job_project_created_idx)."""
     return list(Job.objects.filter(project_id=project_id).order_by("-created_at")[:limit])
+
+
+def paused_job_types() -> list[PausedJobType]:
+    """Return the paused job types, with who paused them (for the dashboard and job list)."""
+    return list(PausedJobType.objects.select_related("paused_by").order_by("type"))

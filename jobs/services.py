@@ -1,4 +1,4 @@
-"""Writes on jobs for callers outside the worker: enqueue, cancel, retry, run now, prune."""
+"""Writes on jobs for callers outside the worker: enqueue, cancel, retry, run now, pause, prune."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from django.utils import timezone
 from controlplane.models import Project
 from controlplane.services import audit_bulk_id, audit_log_record
 from jobs import engine
-from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
+from jobs.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus, PausedJobType
 from jobs.registry import find_handler, get_handler
 
 
@@ -316,6 +316,59 @@ def job_run_now(*, job_ids: Iterable[Any], actor: AbstractBaseUser | None, reaso
     )
     _audit(actor, "job.run_now", ids, reason)
     return changed
+
+
+@transaction.atomic(durable=True)
+def job_type_pause(*, type: str, actor: AbstractBaseUser | None, reason: str = "") -> bool:
+    """Pause a registered job type; return False if it was paused already.
+
+    From the commit on, no dispatcher hands its jobs off and no worker claims one (a
+    delivery already handed off waits); running jobs finish; new jobs queue up.
+    """
+    get_handler(type)  # an unknown type is a ValidationError, not a silent row
+    _, created = PausedJobType.objects.get_or_create(
+        type=type,
+        defaults={"paused_by_id": actor.pk if actor is not None else None, "reason": reason},
+    )
+    if created:
+        audit_log_record(
+            actor=actor,
+            action="jobtype.pause",
+            target_type="jobtype",
+            target_id=type,
+            reason=reason,
+        )
+    return created
+
+
+@transaction.atomic(durable=True)
+def job_type_resume(
+    *, types: Iterable[str], actor: AbstractBaseUser | None, reason: str = ""
+) -> int:
+    """Resume paused job types; their waiting jobs are handed off again. Return the count."""
+    resumed = [
+        type_
+        for type_ in sorted(set(types))
+        if PausedJobType.objects.filter(type=type_).delete()[0]
+    ]
+    if not resumed:
+        return 0
+    # Deliveries handed off during the pause were dropped by the claim: hand them again now
+    # (clearing handed_off_at wakes the dispatchers, see jobs/migrations/0004).
+    Job.objects.filter(
+        type__in=resumed, status=JobStatus.PENDING, handed_off_at__isnull=False
+    ).update(handed_off_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify('jobs_due', '')")  # the never-handed ones too
+    for type_ in resumed:
+        audit_log_record(
+            actor=actor,
+            action="jobtype.resume",
+            target_type="jobtype",
+            target_id=type_,
+            reason=reason,
+        )
+    return len(resumed)
 
 
 def jobs_prune() -> int:

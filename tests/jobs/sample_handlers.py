@@ -125,6 +125,7 @@ class SecretPathPayload(serializers.Serializer):
     secret_path = serializers.CharField()
 
 
-@job_handler("test.sensitive", payload=SecretPathPayload, sensitive=("secret_path",))
+@job_handler("test.sensitive", max_attempts=1, sensitive=("token",))
 def sensitive(ctx: JobContext) -> None:
+    """Declare a payload field sensitive: masked on the job's page for non-operators."""
     return None

@@ -54,8 +54,9 @@ def rows(page: Any) -> int:
 def test_changelist__query_count_pinned(
     root_client: Client, seeded: None, django_assert_num_queries: DjangoAssertNumQueries, query: str
 ) -> None:
-    # session, user, capped count, the page: nothing per row, no list of projects.
-    with django_assert_num_queries(4):
+    # session, user, capped count, the page, the paused types (a tiny table): nothing per
+    # row, no list of projects.
+    with django_assert_num_queries(5):
         page = root_client.get(CHANGELIST + query)
     assert page.status_code == 200
     assert rows(page) > 0
@@ -67,7 +68,7 @@ def test_changelist__one_project_query_count_pinned(
     project = Job.objects.exclude(project=None).values_list("project_id", flat=True).first()
     assert project is not None
     # … plus the selected project's name for the autocomplete box.
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         page = root_client.get(CHANGELIST + f"?project__id__exact={project}")
     assert rows(page) == min(Job.objects.filter(project_id=project).count(), 50)
 
@@ -151,8 +152,9 @@ def test_detail__job_with_25_attempts_in_few_queries(
     job = Job.objects.get(attempts=25)
     url = reverse("admin:jobs_job_change", args=[job.pk])
     root_client.get(url)  # warms the per-process content-type cache
-    # session, user, job, its project, its attempts (one query for all 25).
-    with django_assert_num_queries(5):
+    # session, user, job, its project, its attempts (one query for all 25), whether its
+    # type is paused.
+    with django_assert_num_queries(6):
         page = root_client.get(url)
     html = page.content.decode()
     assert html.count("<summary>traceback</summary>") == 25

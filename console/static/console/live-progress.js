@@ -1,6 +1,8 @@
 // Live status and progress for any admin list of jobs: every few seconds, ask the console
 // for the active jobs of this page (ids from the rows' checkboxes or links) and update
 // each row's status badge and progress bar in place. No reload, no dependency.
+// Any other element with data-live-job="<id>" (a job's page) is updated the same way;
+// with data-reload-on-finish it reloads the page once its job is no longer active.
 (function () {
   "use strict";
   const script = document.currentScript;
@@ -22,6 +24,9 @@
       const link = row.querySelector("a[href]");
       const id = box ? box.value : (link && (link.getAttribute("href").match(UUID) || [])[0]);
       if (id) { found.set(id, row); }
+    });
+    document.querySelectorAll("[data-live-job]").forEach(function (el) {
+      found.set(el.dataset.liveJob, el);
     });
     return found;
   }
@@ -79,6 +84,9 @@
           const row = all.get(id);
           if (row) { render(row, job); }
           if (ACTIVE.has(job.status)) { next.push(id); }
+          else if (row && row.dataset.reloadOnFinish !== undefined && row.dataset.status !== job.status) {
+            window.location.reload();
+          }
         });
         watched = next;
       })
