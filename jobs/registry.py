@@ -36,6 +36,8 @@ class HandlerSpec:
     on_retry: Callable[[list[Any]], Any] | None = None
     # What a job works on, for the console: payload -> (admin URL, label), or None.
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
+    # Payload fields holding secrets: never echoed into audit rows or forms.
+    sensitive: tuple[str, ...] = ()
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return the validated payload or raise ValidationError naming the fields."""
@@ -75,6 +77,7 @@ def job_handler(
     housekeeping: bool = False,
     on_retry: Callable[[list[Any]], Any] | None = None,
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None,
+    sensitive: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of job `type`."""
     if max_attempts < 1:
@@ -94,6 +97,7 @@ def job_handler(
             housekeeping=housekeeping,
             on_retry=on_retry,
             subject=subject,
+            sensitive=tuple(sensitive),
         )
         return func
 
