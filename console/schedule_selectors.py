@@ -38,6 +38,7 @@ class BackupScheduleRow:
     schedule: BackupSchedule
     last_run: Job | None
     next_run: datetime | None
+    active: bool
     suspended: bool
 
 
@@ -93,6 +94,7 @@ def backup_schedules_page(*, page: Any = 1, now: datetime | None = None) -> Page
             next_run=backup_schedule_next_run(
                 s, last_key=last.idempotency_key if last else None, now=now
             ),
+            active=s.project.status == ProjectStatus.ACTIVE,
             suspended=s.project.status == ProjectStatus.SUSPENDED,
         )
         for s in items
