@@ -91,7 +91,7 @@ def _json(field: Any, kwargs: dict[str, Any]) -> forms.Field:
 # Most specific first: EmailField is a CharField, MultipleChoiceField a ChoiceField...
 _BUILDERS: list[tuple[type[drf.Field], Callable[[Any, dict[str, Any]], forms.Field]]] = [
     (drf.EmailField, _char(forms.EmailField)),
-    (drf.URLField, _char(forms.URLField)),
+    (drf.URLField, lambda f, kw: forms.URLField(**kw, assume_scheme="https")),
     (drf.SlugField, _char(forms.SlugField)),
     (drf.UUIDField, lambda f, kw: forms.UUIDField(**kw)),
     (drf.IPAddressField, lambda f, kw: forms.GenericIPAddressField(**kw)),
