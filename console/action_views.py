@@ -89,7 +89,8 @@ def schedules(request: HttpRequest) -> HttpResponse:
         "can_run_backups": user.has_perm(REQUEST_EXPORT),
     }
     if context["show_backups"]:
-        context["backup_page"] = backup_schedules_page(page=request.GET.get("page", 1))
+        page, rows = backup_schedules_page(page=request.GET.get("page", 1))
+        context.update(backup_page=page, backup_rows=rows)
     return TemplateResponse(request, "console/schedules.html", context)
 
 
@@ -168,5 +169,7 @@ def run_job(request: HttpRequest, type: str) -> HttpResponse:
 
 def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
-        return {key: [str(m) for e in errs for m in e.messages] for key, errs in exc.error_dict.items()}
+        return {
+            key: [str(m) for e in errs for m in e.messages] for key, errs in exc.error_dict.items()
+        }
     return {"payload": list(exc.messages)}

@@ -50,7 +50,7 @@ def _char(cls: type[forms.CharField]) -> Callable[[Any, dict[str, Any]], forms.F
     return build
 
 
-def _number(cls: type[forms.Field]) -> Callable[[Any, dict[str, Any]], forms.Field]:
+def _number(cls: Any) -> Callable[[Any, dict[str, Any]], forms.Field]:
     def build(field: Any, kwargs: dict[str, Any]) -> forms.Field:
         return cls(**kwargs, min_value=field.min_value, max_value=field.max_value)
 
@@ -130,7 +130,8 @@ class PayloadForm(forms.Form):
     """The payload of one job type, one form field per serializer field."""
 
     def __init__(self, *args: Any, spec: HandlerSpec, **kwargs: Any) -> None:
-        super().__init__(*args, prefix="payload", **kwargs)
+        kwargs["prefix"] = "payload"
+        super().__init__(*args, **kwargs)
         self.spec = spec
         if spec.payload is None:
             self.fields[WHOLE_PAYLOAD] = forms.JSONField(
@@ -173,7 +174,9 @@ class PickTypeForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["type"].choices = [(t, t) for t in registered_types()]
+        field = self.fields["type"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(t, t) for t in registered_types()]
 
 
 class RunOptionsForm(forms.Form):
@@ -185,7 +188,9 @@ class RunOptionsForm(forms.Form):
         max_length=40,
         help_text="Optional: the project the job belongs to (shown on its page and lists).",
     )
-    priority = forms.IntegerField(initial=0, min_value=-100, max_value=100, help_text="Higher runs first.")
+    priority = forms.IntegerField(
+        initial=0, min_value=-100, max_value=100, help_text="Higher runs first."
+    )
     reason = forms.CharField(
         required=False,
         max_length=1000,

@@ -70,13 +70,15 @@ def recurring_schedules() -> list[ScheduleRow]:
     return rows
 
 
-def backup_schedules_page(*, page: Any = 1, now: datetime | None = None) -> Page[Any]:
-    """Return one page of backup schedules, each with its last scheduled export and next one."""
+def backup_schedules_page(
+    *, page: Any = 1, now: datetime | None = None
+) -> tuple[Page[BackupSchedule], list[BackupScheduleRow]]:
+    """Return one page of backup schedules and its rows: last scheduled export, next one."""
     schedules = BackupSchedule.objects.select_related("project").order_by("project__slug")
     paged = Paginator(schedules, BACKUP_SCHEDULES_PER_PAGE).get_page(page)
     items = list(paged.object_list)
     project_ids = [s.project_id for s in items]
-    last_by_project: dict[int, Job] = {
+    last_by_project: dict[int | None, Job] = {
         job.project_id: job
         for job in Job.objects.filter(
             type=EXPORT_JOB,
@@ -87,7 +89,7 @@ def backup_schedules_page(*, page: Any = 1, now: datetime | None = None) -> Page
         .distinct("project_id")
         .only(*_JOB_FIELDS, "idempotency_key")
     }
-    paged.object_list = [
+    rows = [
         BackupScheduleRow(
             schedule=s,
             last_run=(last := last_by_project.get(s.project_id)),
@@ -99,4 +101,4 @@ def backup_schedules_page(*, page: Any = 1, now: datetime | None = None) -> Page
         )
         for s in items
     ]
-    return paged
+    return paged, rows

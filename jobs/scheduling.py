@@ -23,9 +23,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from controlplane.services import audit_log_record
 from jobs import engine
 from jobs.models import Job
-from controlplane.services import audit_log_record
 from jobs.registry import get_handler
 from jobs.services import enqueue_job
 

@@ -4,14 +4,19 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0005_failed_job_filter_indexes'),
+        ("jobs", "0005_failed_job_filter_indexes"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='job',
-            options={'ordering': ['-created_at'], 'permissions': [('operate_job', 'Can retry, cancel and run jobs now'), ('run_job', 'Can run a job of any registered type from the admin')]},
+            name="job",
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("operate_job", "Can retry, cancel and run jobs now"),
+                    ("run_job", "Can run a job of any registered type from the admin"),
+                ],
+            },
         ),
     ]

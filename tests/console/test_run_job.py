@@ -81,7 +81,7 @@ def test_form_field__keeps_limits_required_and_defaults() -> None:
     field = form_field(serializers.IntegerField(min_value=1, max_value=10, default=2))
     assert isinstance(field, forms.IntegerField)
     assert (field.min_value, field.max_value, field.required, field.initial) == (1, 10, False, 2)
-    assert form_field(serializers.CharField(max_length=20)).max_length == 20  # type: ignore[attr-defined]
+    assert form_field(serializers.CharField(max_length=20)).max_length == 20
 
 
 def test_payload_form__sensitive_field_is_a_password_box_never_rendered_back() -> None:

@@ -76,7 +76,9 @@ def test_schedules_page__unsynced_schedule_says_when_it_starts() -> None:
 
 
 def test_schedules_page__needs_view_job() -> None:
-    assert login(factories.staff(perms=["backups.view_backupschedule"])).get(PAGE).status_code == 403
+    assert (
+        login(factories.staff(perms=["backups.view_backupschedule"])).get(PAGE).status_code == 403
+    )
 
 
 def test_schedule_run__creates_a_job_with_the_exclusive_key_and_audits() -> None:
@@ -100,7 +102,7 @@ def test_schedule_run__an_active_run_is_not_doubled() -> None:
     response = client.post(run_url(PRUNE), follow=True)
     assert Job.objects.filter(type=PRUNE).count() == 1
     assert "already active" in response.content.decode()
-    assert AuditLog.objects.filter(action="schedule.run_now").first().details["created"] is False  # type: ignore[union-attr]
+    assert AuditLog.objects.filter(action="schedule.run_now").first().details["created"] is False
 
 
 def test_schedule_run__unknown_schedule_is_refused() -> None:
@@ -166,7 +168,7 @@ def test_backup_schedule_run__enqueues_the_scheduled_export_and_audits() -> None
     job = Job.objects.get(type=EXPORT_JOB)
     assert job.project_id == schedule.project_id
     assert job.payload["project_id"] == "acme-shop" and job.payload["format"] == schedule.format
-    assert job.idempotency_key.startswith(SCHEDULE_KEY_PREFIX)  # type: ignore[union-attr]
+    assert job.idempotency_key.startswith(SCHEDULE_KEY_PREFIX)
     assert job.exclusive_key is not None
     assert "started job" in response.content.decode()
     audit = AuditLog.objects.get(action="backup_schedule.run_now")
@@ -207,9 +209,13 @@ def test_backup_schedule_next_run__later_today_tomorrow_or_now() -> None:
     assert earlier == datetime(2026, 5, 5, 9, tzinfo=UTC)
     # Its hour, not yet run: due now; already run this hour: tomorrow.
     due = _schedule(10)
-    assert backup_schedule_next_run(due, last_key=None, now=now) == datetime(2026, 5, 4, 10, tzinfo=UTC)
+    assert backup_schedule_next_run(due, last_key=None, now=now) == datetime(
+        2026, 5, 4, 10, tzinfo=UTC
+    )
     ran = schedule_idempotency_key(now)
-    assert backup_schedule_next_run(due, last_key=ran, now=now) == datetime(2026, 5, 5, 10, tzinfo=UTC)
+    assert backup_schedule_next_run(due, last_key=ran, now=now) == datetime(
+        2026, 5, 5, 10, tzinfo=UTC
+    )
 
 
 def test_backup_schedule_next_run__none_when_disabled_or_project_suspended() -> None:
