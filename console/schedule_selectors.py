@@ -11,6 +11,7 @@ from django.core.paginator import Page, Paginator
 from backups.models import BackupSchedule
 from backups.schedules import SCHEDULE_KEY_PREFIX, backup_schedule_next_run
 from backups.services import EXPORT_JOB
+from controlplane.admin_helpers import age
 from controlplane.models import ProjectStatus
 from jobs.models import Job
 from jobs.registry import find_handler
@@ -26,6 +27,7 @@ class ScheduleRow:
 
     schedule: RecurringJob
     minutes: int
+    every: str
     enabled: bool
     housekeeping: bool
     last_run: Job | None
@@ -60,6 +62,7 @@ def recurring_schedules() -> list[ScheduleRow]:
             ScheduleRow(
                 schedule=schedule,
                 minutes=schedule.every(),
+                every=age(schedule.every() * 60),
                 enabled=enabled,
                 housekeeping=bool(spec and spec.housekeeping),
                 last_run=last,
