@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from backups.models import BackupSchedule
@@ -65,7 +67,7 @@ def test_schedules_page__lists_every_declared_schedule_with_last_and_next_run() 
     assert reverse("admin:jobs_job_change", args=[last.pk]) in row
     assert "Failed" in row and "disk full" in row
     next_run = schedules_next_run()[PRUNE]
-    assert next_run is not None and next_run.isoformat() in row.split('class="next-run"')[1]
+    assert next_run is not None and next_run.isoformat() in row.split('class="next-run')[1]
     assert "run-now" not in body  # a viewer sees no buttons
 
 
@@ -231,3 +233,18 @@ def test_app_list__links_the_console_pages_by_permission() -> None:
     runner = factories.staff(perms=[*VIEW, "jobs.run_job"])
     body = login(runner).get(reverse("admin:index")).content.decode()
     assert PAGE in body and reverse("admin:console_run_job") in body
+
+
+def test_schedules_page__queries_do_not_grow_with_backup_schedules() -> None:
+    client = login(factories.staff(perms=[*VIEW, "backups.request_export"]))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(PAGE).status_code == 200
+        return len(captured)
+
+    _backup_schedule("acme-shop")
+    few = queries()
+    for slug in ("bravo-co", "charlie-co", "delta-co", "echo-co"):
+        _backup_schedule(slug)
+    assert queries() == few
