@@ -30,6 +30,7 @@ def test_run_job_browser__fill_the_form_fix_an_error_and_land_on_the_job(
     factories.user(username="root", password=PASSWORD, is_staff=True, is_superuser=True)
     log_in(page, live_server, "root")
     seen = watch(page, live_server)
+    shoot(page, "dashboard-links")
 
     page.click("#console-links a:has-text('Run a job')")
     page.select_option("#id_type", "test.form")
