@@ -201,3 +201,16 @@ def test_run_job__superuser_may_run() -> None:
     root = factories.user(is_staff=True, is_superuser=True)
     response = login(root).post(FORM, filled())
     assert response.status_code == 302 and Job.objects.filter(type="test.form").count() == 1
+
+
+def test_run_job__type_without_serializer_takes_a_json_object_only() -> None:
+    url = reverse("admin:console_run_job_type", args=["test.noop"])
+    client = login(runner())
+    response = client.post(url, {"payload-payload": "[1, 2]", "priority": "0"})
+    assert response.status_code == 200
+    assert response.context["payload_form"].errors["payload"] == [
+        "The payload must be a JSON object."
+    ]
+    assert not Job.objects.exists()
+    response = client.post(url, {"payload-payload": '{"x": 1}', "priority": "0"})
+    assert response.status_code == 302 and Job.objects.get(type="test.noop").payload == {"x": 1}
