@@ -9,18 +9,21 @@ hour (or on however many clusters), each schedule gets at most one export per da
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from backups.errors import ProjectUnavailable
 from backups.models import BackupFormat, BackupSchedule
 from backups.services import EXPORT_JOB, export_exclusive_key, export_payload
 from controlplane.models import Project, ProjectStatus
 from controlplane.services import audit_log_record
+from jobs.models import Job
 from jobs.scheduling import RecurringJob
 from jobs.services import enqueue_job
 
@@ -40,9 +43,31 @@ SCHEDULES = [
 ]
 
 
+# Every export a schedule enqueued (its hourly run or a staff "Run now") has a key with this
+# prefix: the schedules page finds a schedule's last run by it.
+SCHEDULE_KEY_PREFIX = "schedule:"
+
+
 def schedule_idempotency_key(at: datetime) -> str:
     """Return the idempotency key of a scheduled export due in the UTC hour of `at`."""
-    return f"schedule:{at.astimezone(UTC).strftime('%Y-%m-%dT%H')}"
+    return f"{SCHEDULE_KEY_PREFIX}{at.astimezone(UTC).strftime('%Y-%m-%dT%H')}"
+
+
+def backup_schedule_next_run(
+    schedule: BackupSchedule, *, last_key: str | None, now: datetime | None = None
+) -> datetime | None:
+    """Return the start of the UTC hour the schedule exports next (None when it will not).
+
+    `last_key` is its last run's idempotency key: the current hour counts only if that run
+    was not this hour's (the scheduler looks every SCHEDULER_MINUTES within the hour).
+    """
+    if not schedule.enabled or schedule.project.status != ProjectStatus.ACTIVE:
+        return None
+    now = (now or timezone.now()).astimezone(UTC)
+    start = now.replace(hour=schedule.hour, minute=0, second=0, microsecond=0)
+    if start.hour == now.hour and last_key != schedule_idempotency_key(now):
+        return start
+    return start if start > now else start + timedelta(days=1)
 
 
 def backup_schedules_run(*, now: datetime | None = None) -> int:
@@ -77,6 +102,42 @@ def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
         exclusive_key=export_exclusive_key(schedule.project),
     )
     return int(created)
+
+
+@transaction.atomic(durable=True)
+def backup_schedule_run_now(
+    *, schedule_id: Any, actor: AbstractBaseUser | None, reason: str = ""
+) -> tuple[Job, bool]:
+    """Enqueue the schedule's export now (audited); return (job, created).
+
+    One export per project at a time: while one is active, that job is returned. A project
+    that is not active is refused (ProjectUnavailable), as the export itself would be.
+    """
+    schedule = BackupSchedule.objects.select_related("project").get(pk=schedule_id)
+    project = schedule.project
+    if project.status != ProjectStatus.ACTIVE:
+        raise ProjectUnavailable(
+            f"Project {project.slug} is {project.get_status_display().lower()}.",
+            suspended=project.status == ProjectStatus.SUSPENDED,
+        )
+    job, created = enqueue_job(
+        type=EXPORT_JOB,
+        payload=export_payload(
+            project_slug=project.slug, format=schedule.format, compress=schedule.compress
+        ),
+        project=project,
+        idempotency_key=f"{SCHEDULE_KEY_PREFIX}now:{uuid.uuid4().hex}",
+        exclusive_key=export_exclusive_key(project),
+    )
+    audit_log_record(
+        actor=actor,
+        action="backup_schedule.run_now",
+        target_type="project",
+        target_id=str(project.pk),
+        reason=reason,
+        details={"job_id": str(job.pk), "created": created},
+    )
+    return job, created
 
 
 # Not durable: the admin's change view calls it inside its own transaction (one unit then).

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
-from console import views
+from console import action_views, views
 from controlplane.admin_history import with_console_mixins
 
 INTERNAL_APPS = {"django_q"}
@@ -44,6 +44,31 @@ class ConsoleAdminSite(admin.AdminSite):
                 self.admin_view(views.job_progress),
                 name="console_job_progress",
             ),
+            path(
+                "console/schedules/",
+                self.admin_view(action_views.schedules),
+                name="console_schedules",
+            ),
+            path(
+                "console/schedules/<str:name>/run/",
+                self.admin_view(action_views.schedule_run),
+                name="console_schedule_run",
+            ),
+            path(
+                "console/backup-schedules/<int:pk>/run/",
+                self.admin_view(action_views.backup_schedule_run),
+                name="console_backup_schedule_run",
+            ),
+            path(
+                "console/run-job/",
+                self.admin_view(action_views.run_job_pick),
+                name="console_run_job",
+            ),
+            path(
+                "console/run-job/<str:type>/",
+                self.admin_view(action_views.run_job),
+                name="console_run_job_type",
+            ),
         ]
         return console + super().get_urls()
 
@@ -57,6 +82,9 @@ class ConsoleAdminSite(admin.AdminSite):
         """Hide django-q2's own models from everyone but superusers, labelled as internals."""
         apps = super().get_app_list(request, app_label)
         ours = [a for a in apps if a["app_label"] not in INTERNAL_APPS]
+        pages = console_pages(request)
+        if pages and app_label is None:
+            ours.append(pages)
         if not request.user.is_superuser:
             return ours
         internals = [
@@ -65,3 +93,32 @@ class ConsoleAdminSite(admin.AdminSite):
             if a["app_label"] in INTERNAL_APPS
         ]
         return ours + internals
+
+
+def console_pages(request: HttpRequest) -> dict[str, Any] | None:
+    """Return the console's own pages as an app-list entry (those the user may open)."""
+    user = request.user
+    models = []
+    if user.has_perm(action_views.VIEW_JOBS):
+        models.append(("Schedules", "schedules", reverse("admin:console_schedules")))
+    if user.has_perm(action_views.RUN_JOBS):
+        models.append(("Run a job…", "run-job", reverse("admin:console_run_job")))
+    if not models:
+        return None
+    return {
+        "name": "Console",
+        "app_label": "console",
+        "app_url": models[0][2],
+        "has_module_perms": True,
+        "models": [
+            {
+                "name": name,
+                "object_name": object_name,
+                "admin_url": url,
+                "add_url": None,
+                "view_only": True,
+                "perms": {"view": True},
+            }
+            for name, object_name, url in models
+        ],
+    }

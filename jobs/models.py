@@ -74,7 +74,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("operate_job", "Can retry, cancel and run jobs now")]
+        permissions = [
+            ("operate_job", "Can retry, cancel and run jobs now"),
+            ("run_job", "Can run a job of any registered type from the admin"),
+        ]
         indexes = [
             # The dispatcher's "next due pending jobs".
             models.Index(

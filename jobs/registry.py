@@ -38,7 +38,8 @@ class HandlerSpec:
     subject: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
     # What a completed job made, for the console: result -> (admin URL, label), or None.
     produced: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
-    # Payload fields readers without jobs.operate_job never see (an address, a storage path).
+    # Payload fields readers without jobs.operate_job never see (an address, a storage path),
+    # and that are never echoed into audit rows or forms.
     sensitive: tuple[str, ...] = ()
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:

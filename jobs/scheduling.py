@@ -15,10 +15,15 @@ import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from controlplane.services import audit_log_record
 from jobs import engine
 from jobs.models import Job
 from jobs.registry import get_handler
@@ -90,3 +95,31 @@ def schedule_enqueue(schedule: RecurringJob) -> tuple[Job, bool]:
     return enqueue_job(
         type=schedule.type, payload=dict(schedule.payload), exclusive_key=schedule.name
     )
+
+
+def schedules_next_run() -> dict[str, datetime | None]:
+    """Return when the engine fires each synced schedule next, by name (absent: not synced)."""
+    return engine.schedule_next_runs()
+
+
+@transaction.atomic(durable=True)
+def schedule_run_now(
+    *, name: str, actor: AbstractBaseUser | None, reason: str = ""
+) -> tuple[Job, bool]:
+    """Enqueue a run of declared schedule `name` now (audited); return (job, created).
+
+    The schedule's exclusive key holds: while a run is active, that run is returned.
+    """
+    schedule = declared_schedules().get(name)
+    if schedule is None:
+        raise ValidationError({"schedule": f"No declared schedule {name!r}."})
+    job, created = schedule_enqueue(schedule)
+    audit_log_record(
+        actor=actor,
+        action="schedule.run_now",
+        target_type="schedule",
+        target_id=name,
+        reason=reason,
+        details={"job_id": str(job.pk), "created": created},
+    )
+    return job, created

@@ -7,7 +7,8 @@ each django-q2 behaviour it relies on, so an upgrade that changes one fails by n
 - `QUEUE_TABLE`, `delivery_ack_id`, `delivery_acknowledged`: the worker's claim deletes
   its delivery's queue row itself, so the monitor has nothing left to acknowledge
   (`broker.py`, which also holds the batched dequeue);
-- `schedules_sync`: django-q2's scheduler as the clock of our recurring jobs;
+- `schedules_sync`, `schedule_next_runs`: django-q2's scheduler as the clock of our
+  recurring jobs, and when it fires each one next;
 - `live_clusters`, `live_cluster_details`, `task_rows_prune`: status and housekeeping of
   the engine's own rows;
 - `cluster.ClusterRunner` / `cluster.stopping`: the qcluster's process life cycle (imported
@@ -16,7 +17,7 @@ each django-q2 behaviour it relies on, so an upgrade that changes one fails by n
 
 from jobs.engine.broker import QUEUE_TABLE, delivery_ack_id, delivery_acknowledged
 from jobs.engine.handoff import TASK_FUNC, hand_off
-from jobs.engine.schedules import FIRE_FUNC, schedule_rows, schedules_sync
+from jobs.engine.schedules import FIRE_FUNC, schedule_next_runs, schedule_rows, schedules_sync
 from jobs.engine.status import live_cluster_details, live_clusters, task_rows_prune
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "hand_off",
     "live_cluster_details",
     "live_clusters",
+    "schedule_next_runs",
     "schedule_rows",
     "schedules_sync",
     "task_rows_prune",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from django.db import connection, transaction
 from django_q.models import Schedule
@@ -57,3 +58,8 @@ def schedule_rows() -> dict[str, tuple[str, str | None, int | None]]:
         s.name: (s.func, s.args, s.minutes)
         for s in Schedule.objects.only("name", "func", "args", "minutes")
     }
+
+
+def schedule_next_runs() -> dict[str, datetime | None]:
+    """Return {name: next_run} of every Schedule row (when the engine will fire it next)."""
+    return dict(Schedule.objects.values_list("name", "next_run"))

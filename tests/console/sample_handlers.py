@@ -37,3 +37,27 @@ def upkeep(ctx: JobContext) -> None:
 @job_handler("test.doomed", max_attempts=1)
 def doomed(ctx: JobContext) -> None:
     raise PermanentJobError("the provider said no")
+
+
+class FormPayload(serializers.Serializer):
+    """One field of each kind "Run a job…" maps to a form field (and one it cannot)."""
+
+    name = serializers.CharField(max_length=20)
+    count = serializers.IntegerField(min_value=1, max_value=10, default=2)
+    loud = serializers.BooleanField(default=False)
+    colour = serializers.ChoiceField(choices=["red", "green"])
+    email = serializers.EmailField(required=False)
+    ref = serializers.UUIDField(required=False)
+    day = serializers.DateField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    api_token = serializers.CharField(required=False)
+
+    def validate_name(self, value: str) -> str:
+        if value == "forbidden":
+            raise serializers.ValidationError("This name is reserved.")
+        return value
+
+
+@job_handler("test.form", payload=FormPayload, max_attempts=1, sensitive=("api_token",))
+def form(ctx: JobContext) -> dict[str, Any]:
+    return {"name": ctx.payload["name"]}

@@ -113,6 +113,17 @@ def test_scheduler__fires_the_func_with_the_schedule_name_as_its_argument() -> N
     assert Schedule.objects.get(name="contract.tick").next_run > timezone.now()
 
 
+def test_scheduler__next_run_is_when_it_fires_next_and_moves_on_by_the_interval() -> None:
+    engine.schedules_sync(minutes_by_name={"contract.tick": 5})
+    due = timezone.now() - timedelta(minutes=1)
+    Schedule.objects.update(next_run=due)
+    assert engine.schedule_next_runs() == {"contract.tick": due}
+    scheduler(broker=get_broker())
+    after = engine.schedule_next_runs()["contract.tick"]
+    assert after is not None and after > timezone.now()
+    assert after - due >= timedelta(minutes=5)  # the next slot past now, on the interval
+
+
 def test_sentinel__can_be_built_without_starting_and_restores_sigterm() -> None:
     params = list(inspect.signature(Sentinel.__init__).parameters)
     assert params[:4] == ["self", "stop_event", "start_event", "cluster_id"]
