@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0005_failed_job_filter_indexes"),
+        ("jobs", "0006_paused_job_types"),
     ]
 
     operations = [
