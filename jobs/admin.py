@@ -145,7 +145,6 @@ class JobAdmin(
         "last_error",
         "attempts_table",
         "payload_pretty",
-        "payload_for_viewer",
         "result_pretty",
         "progress_pretty",
         "idempotency_key",
