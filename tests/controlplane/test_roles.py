@@ -35,6 +35,7 @@ VIEWER_CODENAMES = {
     "controlplane.view_project",
     "jobs.view_job",
     "jobs.view_jobattempt",
+    "jobs.view_pausedjobtype",
     "provisioning.view_apikey",
     "provisioning.view_provisioningstep",
     "provisioning.view_serviceregistration",
