@@ -59,10 +59,10 @@ class JobPageMixin:
 
     def job_page_action(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         """Run list action `action` on this one job: its confirmation page, then its service."""
-        if action not in PAGE_ACTIONS:
-            raise Http404("No such job action.")
         if not request.user.has_perm(OPERATE):
             raise PermissionDenied
+        if action not in PAGE_ACTIONS:
+            raise Http404("No such job action.")
         job = self.get_object(request, object_id)  # type: ignore[attr-defined]
         if job is None:
             raise Http404("No such job.")
