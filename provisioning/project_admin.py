@@ -251,7 +251,10 @@ class ProjectAdmin(
             "provisioning": overview,
             "key_rows": [(k, key_state(k)) for k in overview["keys"]],
             "key_counts": api_key_counts(project=project),
-            "latest_jobs": project_jobs_latest(project_id=project.pk, limit=LATEST_SHOWN)
+            "latest_jobs": [
+                (job, status_badge(job.status, job.get_status_display()))
+                for job in project_jobs_latest(project_id=project.pk, limit=LATEST_SHOWN)
+            ]
             if request.user.has_perm("jobs.view_job")
             else None,
             "latest_backups": project_backups_latest(project_id=project.pk, limit=LATEST_SHOWN)
