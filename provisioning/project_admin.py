@@ -132,10 +132,11 @@ class ProjectAdmin(
         "region",
         "owner_id",
         "organization_id",
-        "created_at",
-        "suspended_at",
+        "created_exact",
+        "suspended_exact",
         "suspended_reason",
     ]
+    fields = list(readonly_fields)
     actions = ["suspend", "reactivate", "rotate_keys", "retry_provisioning"]
     # The page's buttons: the same actions on this one project (ObjectActionsMixin).
     object_actions = ("suspend", "reactivate", "rotate_keys", "retry_provisioning")
@@ -148,6 +149,14 @@ class ProjectAdmin(
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Project) -> str:
         return exact_time(obj.created_at, relative=False)
+
+    @admin.display(description="created")
+    def created_exact(self, obj: Project) -> str:
+        return exact_time(obj.created_at)
+
+    @admin.display(description="suspended")
+    def suspended_exact(self, obj: Project) -> str:
+        return exact_time(obj.suspended_at)
 
     def has_suspend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("controlplane.suspend_project")
@@ -242,7 +251,10 @@ class ProjectAdmin(
             "provisioning": overview,
             "key_rows": [(k, key_state(k)) for k in overview["keys"]],
             "key_counts": api_key_counts(project=project),
-            "latest_jobs": project_jobs_latest(project_id=project.pk, limit=LATEST_SHOWN)
+            "latest_jobs": [
+                (job, status_badge(job.status, job.get_status_display()))
+                for job in project_jobs_latest(project_id=project.pk, limit=LATEST_SHOWN)
+            ]
             if request.user.has_perm("jobs.view_job")
             else None,
             "latest_backups": project_backups_latest(project_id=project.pk, limit=LATEST_SHOWN)

@@ -139,6 +139,8 @@ def test_project_page__latest_jobs_backups_and_key_counts(client: Client) -> Non
 
     assert reverse("admin:jobs_job_change", args=[job.pk]) in page
     assert reverse("admin:jobs_job_change", args=[foreign.pk]) not in page
+    jobs = page.split('id="project-latest-jobs"', 1)[1].split("</table>", 1)[0]
+    assert 'class="status-badge"' in jobs and ">Pending</span>" in jobs
     assert reverse("admin:backups_backup_change", args=[backup.pk]) in page
     assert "4.9\xa0KB" in page and "Never verified" in page
     assert "<strong>2</strong> active · <strong>1</strong> revoked" in page
