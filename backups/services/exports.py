@@ -157,6 +157,7 @@ def backup_download_link_grant(*, backup: Backup, actor: AbstractBaseUser) -> Do
         action="backup.download_link",
         target_type="backup",
         target_id=str(backup.pk),
+        project=backup.project_id,
         details={"expires_at": link.expires_at.isoformat()},
     )
     return link
