@@ -90,7 +90,13 @@ def backup_schedules_run(*, now: datetime | None = None) -> int:
 
 @transaction.atomic(durable=True)
 def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
-    _, created = enqueue_job(
+    _, created = _schedule_export(schedule, key)
+    return int(created)
+
+
+def _schedule_export(schedule: BackupSchedule, key: str) -> tuple[Job, bool]:
+    """Enqueue the schedule's export under idempotency `key` (one export per project)."""
+    return enqueue_job(
         type=EXPORT_JOB,
         payload=export_payload(
             project_slug=schedule.project.slug,
@@ -101,7 +107,6 @@ def _enqueue_scheduled(*, schedule: BackupSchedule, key: str) -> int:
         idempotency_key=key,
         exclusive_key=export_exclusive_key(schedule.project),
     )
-    return int(created)
 
 
 @transaction.atomic(durable=True)
@@ -120,15 +125,7 @@ def backup_schedule_run_now(
             f"Project {project.slug} is {project.get_status_display().lower()}.",
             suspended=project.status == ProjectStatus.SUSPENDED,
         )
-    job, created = enqueue_job(
-        type=EXPORT_JOB,
-        payload=export_payload(
-            project_slug=project.slug, format=schedule.format, compress=schedule.compress
-        ),
-        project=project,
-        idempotency_key=f"{SCHEDULE_KEY_PREFIX}now:{uuid.uuid4().hex}",
-        exclusive_key=export_exclusive_key(project),
-    )
+    job, created = _schedule_export(schedule, f"{SCHEDULE_KEY_PREFIX}now:{uuid.uuid4().hex}")
     audit_log_record(
         actor=actor,
         action="backup_schedule.run_now",
