@@ -202,8 +202,8 @@ def test_audit_admin__filters_by_project_with_autocomplete(root: Client) -> None
     rows = page.context["cl"].result_list
     assert {r.target_id for r in rows} == {"acme-one"}
     body = page.content.decode()
-    assert 'class="autocomplete-filter' in body and "admin-autocomplete" in body
-    assert "controlplane/autocomplete-filter.js" in body
+    assert 'id="project-filter"' in body and "admin-autocomplete" in body
+    assert 'data-model-name="auditlog"' in body and "select2" in body
     # The filter searches: no project is listed as a link of its own.
     assert f"project__id__exact={second.pk}" not in body
     found = root.get(
