@@ -22,7 +22,7 @@ from backups.errors import ProjectUnavailable
 from backups.models import BackupFormat, BackupSchedule
 from backups.services import EXPORT_JOB, export_exclusive_key, export_payload
 from controlplane.models import Project, ProjectStatus
-from controlplane.services import audit_log_record
+from controlplane.services import audit_bulk_id, audit_log_record
 from jobs.models import Job
 from jobs.scheduling import RecurringJob
 from jobs.services import enqueue_job
@@ -131,6 +131,7 @@ def backup_schedule_run_now(
         action="backup_schedule.run_now",
         target_type="project",
         target_id=str(project.pk),
+        project=project.pk,
         reason=reason,
         details={"job_id": str(job.pk), "created": created},
     )
@@ -186,6 +187,7 @@ def backup_schedule_enable(
     changed = BackupSchedule.objects.filter(
         pk__in=[pk for pk, _ in ids], enabled=not enabled
     ).update(enabled=enabled, updated_at=timezone.now())
+    bulk_id = audit_bulk_id(ids)
     for _, project_id in ids:
         audit_log_record(
             actor=actor,
@@ -193,6 +195,7 @@ def backup_schedule_enable(
             target_type="project",
             target_id=str(project_id),
             project=project_id,
+            bulk_id=bulk_id,
         )
     return changed
 
@@ -205,6 +208,7 @@ def backup_schedule_delete(*, schedule_ids: Iterable[Any], actor: AbstractBaseUs
         BackupSchedule.objects.filter(pk__in=list(schedule_ids)).values_list("pk", "project_id")
     )
     deleted, _ = BackupSchedule.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    bulk_id = audit_bulk_id(rows)
     for _, project_id in rows:
         audit_log_record(
             actor=actor,
@@ -212,5 +216,6 @@ def backup_schedule_delete(*, schedule_ids: Iterable[Any], actor: AbstractBaseUs
             target_type="project",
             target_id=str(project_id),
             project=project_id,
+            bulk_id=bulk_id,
         )
     return deleted

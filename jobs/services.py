@@ -237,6 +237,7 @@ def job_submit(
         action="job.submit",
         target_type="job",
         target_id=str(job.pk),
+        project=project,
         reason=reason,
         details={"type": type, "payload": shown, "project": project.slug if project else None},
     )

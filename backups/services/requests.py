@@ -21,7 +21,7 @@ from backups.errors import (
 )
 from backups.models import Backup, BackupFormat, Compression, ExportRequest
 from controlplane.models import Project, ProjectStatus
-from controlplane.services import audit_log_record
+from controlplane.services import audit_bulk_id, audit_log_record
 from jobs.models import Job
 from jobs.services import enqueue_job
 
@@ -203,7 +203,9 @@ def export_requests_prune(*, now: datetime | None = None) -> int:
 def backup_verify_request(*, backup_ids: Iterable[Any], actor: AbstractBaseUser | None) -> int:
     """Enqueue a restore check of each backup (one active check per backup); return how many."""
     queued = 0
-    for backup in Backup.objects.filter(pk__in=list(backup_ids)).select_related("project"):
+    backups = list(Backup.objects.filter(pk__in=list(backup_ids)).select_related("project"))
+    bulk_id = audit_bulk_id(backups)
+    for backup in backups:
         job, created = enqueue_job(
             type=VERIFY_JOB,
             payload={"backup_id": str(backup.pk), "requested_by": actor.pk if actor else None},
@@ -219,6 +221,7 @@ def backup_verify_request(*, backup_ids: Iterable[Any], actor: AbstractBaseUser 
             target_type="backup",
             target_id=str(backup.pk),
             project=backup.project_id,
+            bulk_id=bulk_id,
             details={"job_id": str(job.pk)},
         )
     return queued

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from backups.services import backup_legal_hold_set
+from backups.services import backup_legal_hold_set, backup_verify_request
 from controlplane.audit import audit_rows_for, audit_target_url
 from controlplane.models import AuditLog, Project
 from controlplane.services import audit_log_record, project_suspend
@@ -92,6 +92,18 @@ def test_job_bulk_cancel__rows_share_a_bulk_id(project: Project) -> None:
     rows = AuditLog.objects.filter(action="job.cancel")
     assert rows.count() == 3
     assert len({r.details["bulk_id"] for r in rows}) == 1
+
+
+def test_backup_bulk_verify_and_hold__rows_share_a_bulk_id(project: Project) -> None:
+    backups = [backup_factories.backup(project=project) for _ in range(2)]
+    ids = [b.pk for b in backups]
+    backup_verify_request(backup_ids=ids, actor=None)
+    backup_legal_hold_set(backup_ids=ids, hold=True, actor=None)
+    for action in ("backup.verify_requested", "backup.hold"):
+        rows = AuditLog.objects.filter(action=action)
+        assert sorted(r.target_id for r in rows) == sorted(str(i) for i in ids)
+        assert len({r.details["bulk_id"] for r in rows}) == 1
+        assert {r.project_id for r in rows} == {project.pk}
 
 
 def test_data_migration__fills_project_from_target_or_details() -> None:
@@ -202,8 +214,8 @@ def test_audit_admin__filters_by_project_with_autocomplete(root: Client) -> None
     rows = page.context["cl"].result_list
     assert {r.target_id for r in rows} == {"acme-one"}
     body = page.content.decode()
-    assert 'class="autocomplete-filter' in body and "admin-autocomplete" in body
-    assert "controlplane/autocomplete-filter.js" in body
+    assert 'id="project-filter"' in body and "admin-autocomplete" in body
+    assert 'data-model-name="auditlog"' in body and "select2" in body
     # The filter searches: no project is listed as a link of its own.
     assert f"project__id__exact={second.pk}" not in body
     found = root.get(

@@ -136,7 +136,8 @@ def _changelist(model_admin: Any) -> str:
 
 def _all_actions(model_admin: Any) -> list[str]:
     request = RequestFactory().get("/")
-    request.user = factories.user(username=f"su-{model_admin.opts.model_name}", is_superuser=True)
+    superuser: Any = factories.user(username=f"su-{model_admin.opts.model_name}", is_superuser=True)
+    request.user = superuser
     return list(model_admin.get_actions(request))
 
 

@@ -20,7 +20,7 @@ def test_job_handler__sensitive_names_must_be_payload_fields() -> None:
     with pytest.raises(ValueError, match="nope"):  # raised before anything is registered
         job_handler("test.sensitive_bad", payload=_Payload, sensitive=("nope",))(lambda ctx: None)
     with pytest.raises(TypeError):
-        job_handler("test.sensitive_str", payload=_Payload, sensitive="name")(lambda ctx: None)  # type: ignore[arg-type]
+        job_handler("test.sensitive_str", payload=_Payload, sensitive="name")(lambda ctx: None)
 
 
 def test_payload_for_reader__masks_only_for_readers_who_cannot_operate() -> None:
