@@ -79,6 +79,9 @@ class JobPageMixin:
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         user = request.user
+        posted = request.POST.get("action") if request.method == "POST" else None
+        if posted in PAGE_ACTIONS and not user.has_perm(OPERATE):
+            raise PermissionDenied  # a viewer posting an action directly
         context = {
             "paused_types": paused_job_types(),
             "paused_page": user.has_perm("jobs.view_pausedjobtype") or user.has_perm(PAUSE),

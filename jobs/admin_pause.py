@@ -83,7 +83,10 @@ class PausedJobTypeAdmin(ConfirmedActionMixin, ReadOnlyAdminMixin, admin.ModelAd
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {"can_pause": self.has_pause_permission(request), **(extra_context or {})}
+        can_pause = self.has_pause_permission(request)
+        if request.method == "POST" and request.POST.get("action") == "resume" and not can_pause:
+            raise PermissionDenied  # a viewer posting the action directly
+        context = {"can_pause": can_pause, **(extra_context or {})}
         return super().changelist_view(request, context)
 
     @admin.display(description="paused", ordering="paused_at")

@@ -139,9 +139,12 @@ def test_job_page__viewer_sees_no_buttons_and_gets_403(viewer: Client) -> None:
     job = failed_job()
     page = viewer.get(page_url(job)).content.decode()
     assert page.count("-button") == 0
+    changelist = reverse("admin:jobs_job_changelist")
     for action in ("retry", "cancel", "run_now"):
         assert viewer.get(act_url(job, action)).status_code == 403
         assert viewer.post(act_url(job, action), {"confirm": "yes"}).status_code == 403
+        listed = {"action": action, "_selected_action": [job.pk], "confirm": "yes", "index": 0}
+        assert viewer.post(changelist, listed).status_code == 403
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
 

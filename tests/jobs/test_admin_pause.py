@@ -61,10 +61,11 @@ def test_paused_types__viewer_can_look_but_not_act(client: Client) -> None:
     assert 'id="pause-type-button"' not in listing and 'value="resume"' not in listing
     assert client.get(PAUSE).status_code == 403
     assert client.post(PAUSE, {"type": "test.noop"}).status_code == 403
-    client.post(
+    posted = client.post(
         PAUSED,
         {"action": "resume", "_selected_action": ["test.echo"], "confirm": "yes", "index": 0},
     )
+    assert posted.status_code == 403
     assert PausedJobType.objects.filter(type="test.echo").exists()
     assert not PausedJobType.objects.filter(type="test.noop").exists()
 
