@@ -23,9 +23,10 @@ from tests.jobs import sample_handlers  # noqa: F401  (registers test.noop)
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "viewer-pass-123"
 SHOTS = Path(__file__).resolve().parents[2] / ".embedded" / "screenshots"
+# Verbs only: "Paused types" (a read-only page a viewer may open) is not "Pause".
 ACTION_WORDS = re.compile(
-    r"retry|cancel|run now|suspend|reactivate|download|verify|legal hold|revoke|restore|"
-    r"rotate|delete|pause|resume",
+    r"\b(retry|cancel|run now|suspend|reactivate|download|verify|legal hold|revoke|restore|"
+    r"rotate|delete|pause|resume)\b",
     re.IGNORECASE,
 )
 
