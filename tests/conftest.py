@@ -96,6 +96,16 @@ def staff_client(api_client: APIClient, staff_user: Any) -> APIClient:
     return bearer(api_client, user=staff_user)
 
 
+def logged_in(client: Any, *perms: str, superuser: bool = False) -> Any:
+    """Log `client` into the admin as a staff user with `perms` (or as a superuser)."""
+    if superuser:
+        user = factories.user(username="root", is_staff=True, is_superuser=True)
+    else:
+        user = factories.staff(perms=perms)
+    client.force_login(user)
+    return client
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,6 +15,7 @@ from controlplane.models import AuditLog
 from jobs.models import Job
 from tests import factories
 from tests.backups import factories as backup_factories
+from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:backups_backup_changelist")
@@ -28,15 +29,6 @@ def action_url(backup: Backup, action: str) -> str:
     return reverse(f"admin:backups_backup_{action}", args=[backup.pk])
 
 
-def login(client: Client, *perms: str, superuser: bool = False) -> Client:
-    if superuser:
-        user = factories.user(username="root", is_staff=True, is_superuser=True)
-    else:
-        user = factories.staff(perms=perms)
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def backup() -> Backup:
     return backup_factories.backup(project=factories.project(slug="acme-shop"), content=b"x" * 3000)
@@ -45,7 +37,7 @@ def backup() -> Backup:
 def test_changelist__row_link_has_text_and_project_is_its_own_column(
     client: Client, backup: Backup
 ) -> None:
-    html = login(client, superuser=True).get(CHANGELIST).content.decode()
+    html = logged_in(client, superuser=True).get(CHANGELIST).content.decode()
 
     row_link = re.search(
         rf'<th class="field-created"><a href="{change_url(backup)}">(.*?)</a></th>', html, re.S
@@ -66,7 +58,7 @@ def test_changelist__verification_outcome_and_filter(client: Client) -> None:
     failed = backup_factories.backup(
         project=project, verify_status=VerifyStatus.FAILED, verify_error="Row counts differ"
     )
-    root = login(client, superuser=True)
+    root = logged_in(client, superuser=True)
 
     html = root.get(CHANGELIST).content.decode()
 
@@ -83,7 +75,7 @@ def test_backup_page__human_size_outcome_and_why_it_failed(client: Client, backu
         verify_checked_at=timezone.now(),
         verify_error="The file is missing from storage.",
     )
-    page = login(client, superuser=True).get(change_url(backup)).content.decode()
+    page = logged_in(client, superuser=True).get(change_url(backup)).content.decode()
     assert "2.9\xa0KB" in page
     assert 'id="verify-failed"' in page and "The file is missing from storage." in page
     assert ">failed</span>" in page
@@ -92,7 +84,7 @@ def test_backup_page__human_size_outcome_and_why_it_failed(client: Client, backu
 
 
 def test_backup_page__download_mints_a_fresh_audited_link(client: Client, backup: Backup) -> None:
-    root = login(client, superuser=True)
+    root = logged_in(client, superuser=True)
     page = root.get(change_url(backup)).content.decode()
     assert f'action="{action_url(backup, "download")}"' in page
 
@@ -112,7 +104,7 @@ def test_backup_page__download_mints_a_fresh_audited_link(client: Client, backup
 def test_backup_page__verify_queues_the_check_through_the_request_service(
     client: Client, backup: Backup
 ) -> None:
-    root = login(client, superuser=True)
+    root = logged_in(client, superuser=True)
     assert (
         f'action="{action_url(backup, "verify")}"' in root.get(change_url(backup)).content.decode()
     )
@@ -133,7 +125,7 @@ def test_backup_page__verify_queues_the_check_through_the_request_service(
 def test_backup_page__viewer_sees_no_button_and_gets_403(
     client: Client, backup: Backup, action: str
 ) -> None:
-    viewer = login(client, "backups.view_backup")
+    viewer = logged_in(client, "backups.view_backup")
     page = viewer.get(change_url(backup)).content.decode()
     assert 'id="backup-actions"' not in page and "/api/backups/files/" not in page
 
@@ -144,12 +136,12 @@ def test_backup_page__viewer_sees_no_button_and_gets_403(
 
 
 def test_backup_page__each_button_needs_its_own_permission(client: Client, backup: Backup) -> None:
-    manager = login(client, "backups.view_backup", "backups.manage_backup")
+    manager = logged_in(client, "backups.view_backup", "backups.manage_backup")
     page = manager.get(change_url(backup)).content.decode()
     assert 'id="verify-form"' in page and 'id="download-form"' not in page
     assert manager.post(action_url(backup, "download")).status_code == 403
 
-    downloader = login(Client(), "backups.view_backup", "backups.download_backup")
+    downloader = logged_in(Client(), "backups.view_backup", "backups.download_backup")
     page = downloader.get(change_url(backup)).content.decode()
     assert 'id="download-form"' in page and 'id="verify-form"' not in page
     assert downloader.post(action_url(backup, "verify")).status_code == 403
@@ -159,7 +151,7 @@ def test_backup_page__each_button_needs_its_own_permission(client: Client, backu
 def test_download_action__from_the_list_needs_exactly_one_backup(client: Client) -> None:
     project = factories.project(slug="acme-shop")
     two = [backup_factories.backup(project=project) for _ in range(2)]
-    root = login(client, superuser=True)
+    root = logged_in(client, superuser=True)
     data = {"action": "download", "_selected_action": [str(b.pk) for b in two]}
     response = root.post(CHANGELIST, data, follow=True)
     assert "Select exactly one backup to download." in response.content.decode()
@@ -172,7 +164,7 @@ def test_download_action__from_the_list_needs_exactly_one_backup(client: Client)
 def test_backup_list_action__posted_without_its_permission_is_403(
     client: Client, backup: Backup, action: str
 ) -> None:
-    viewer = login(client, "backups.view_backup")
+    viewer = logged_in(client, "backups.view_backup")
     data = {"action": action, "_selected_action": [str(backup.pk)]}
     assert viewer.post(CHANGELIST, data).status_code == 403
     assert Backup.objects.filter(pk=backup.pk, legal_hold=False).exists()

@@ -13,6 +13,7 @@ from jobs.services import enqueue_job
 from provisioning.services import api_key_issue, api_key_revoke
 from tests import factories
 from tests.backups import factories as backup_factories
+from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 BUTTONS = ("suspend", "reactivate", "rotate_keys", "retry_provisioning")
@@ -24,15 +25,6 @@ def change_url(project: Project) -> str:
 
 def action_url(project: Project, action: str) -> str:
     return reverse(f"admin:controlplane_project_{action}", args=[project.pk])
-
-
-def logged_in(client: Client, *perms: str, superuser: bool = False) -> Client:
-    if superuser:
-        user = factories.user(username="root", is_staff=True, is_superuser=True)
-    else:
-        user = factories.staff(perms=perms)
-    client.force_login(user)
-    return client
 
 
 def test_project_page__suspend_button_asks_for_a_reason_then_suspends(client: Client) -> None:
